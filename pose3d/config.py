@@ -1,0 +1,334 @@
+"""Load and validate the workflow config into one typed object.
+
+The same `config/schema.yaml` serves the Snakefile (`snakemake.utils.validate`) and this
+module, so a value that one accepts the other accepts too. Defaults come from the schema.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; the message names the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    source: str
+    root: str
+    subjects: list[int]
+    actions: list[int]
+    subactions: list[int]
+    cameras: list[int]
+    frame_step: int
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    seed: int
+    frames_per_sequence: int
+    image_width: int
+    image_height: int
+    jpeg_quality: int
+
+
+@dataclass(frozen=True)
+class KeypointsConfig:
+    backend: str
+    weights: str
+    batch_size: int
+    confidence: float
+    noise_px: float
+    dropout: float
+
+
+@dataclass(frozen=True)
+class DepthConfig:
+    backend: str
+    model: str
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class PerceptionConfig:
+    device: str
+    keypoints: KeypointsConfig
+    depth: DepthConfig
+
+
+@dataclass(frozen=True)
+class ShardsConfig:
+    image_size: int
+    depth_size: int
+    image_codec: str
+    jpeg_quality: int
+    crop_padding: float
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    train_subjects: list[int]
+    test_subjects: list[int]
+    train_shards: int
+    test_shards: int
+
+
+@dataclass(frozen=True)
+class ShuffleConfig:
+    seed: int
+
+
+@dataclass(frozen=True)
+class CnnConfig:
+    backbone: str
+    pretrained: bool | str
+    heatmap_size: int
+    heatmap_sigma: float
+    hidden_dim: int
+    dropout: float
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    patch_size: int
+    embed_dim: int
+    depth: int
+    num_heads: int
+    mlp_ratio: float
+    dropout: float
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cnn: CnnConfig
+    transformer: TransformerConfig
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    mse: float
+    l1: float
+    distance: float
+    root: float
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    flip_prob: float
+    rotation_prob: float
+    rotation_deg: float
+    scale_prob: float
+    scale_range: float
+    translate_prob: float
+    translate_range: float
+    color_prob: float
+    color_strength: float
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int
+    batch_size: int
+    grad_accum_steps: int
+    lr: float
+    weight_decay: float
+    warmup_steps: int
+    min_lr_ratio: float
+    grad_clip: float
+    amp: str
+    num_workers: int
+    shuffle_buffer: int
+    device: str
+    gpus: int
+    seed: int
+    log_every: int
+    preview_samples: int
+    loss: LossWeights
+    augment: AugmentConfig
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    batch_size: int
+    sheet_samples: int
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    enabled: bool
+    model: str
+    images: str
+    max_images: int
+    keypoints_backend: str
+    depth_backend: str
+    confidence: float
+    max_people: int
+    intrinsics: list[float]
+    visualize: bool
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    remote: str
+    rclone_config: str
+    cache_dir: str
+    retries: int
+
+
+@dataclass(frozen=True)
+class Config:
+    dataset: DatasetConfig
+    synthetic: SyntheticConfig
+    perception: PerceptionConfig
+    shards: ShardsConfig
+    split: SplitConfig
+    shuffle: ShuffleConfig
+    models: list[str]
+    model: ModelConfig
+    train: TrainConfig
+    evaluate: EvaluateConfig
+    infer: InferConfig
+    storage: StorageConfig
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The validated config as plain data (with defaults filled), e.g. for checkpoints."""
+        return copy.deepcopy(self.raw)
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _validator_filling_defaults(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """A Draft 2020-12 validator that writes each property's `default` into missing keys."""
+    base = jsonschema.Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema_node):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema_node)
+
+    extended = jsonschema.validators.extend(base, {"properties": set_defaults})
+    return extended(schema)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(part) for part in error.absolute_path) or "<top level>"
+    allowed = ""
+    enum = error.schema.get("enum") if isinstance(error.schema, dict) else None
+    if enum is not None:
+        allowed = f"; allowed values: {enum}"
+    elif error.validator == "additionalProperties":
+        allowed = f"; known keys: {sorted(error.schema.get('properties', {}))}"
+    return f"config key '{key}': {error.message}{allowed}"
+
+
+def validate_dict(raw: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fill defaults and validate; raise ConfigError naming every offending key."""
+    data = copy.deepcopy(raw) if raw is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config must be a mapping, got {type(data).__name__}")
+    validator = _validator_filling_defaults(schema or load_schema())
+    # Two passes: the first fills defaults of nested sections created by the outer defaults.
+    list(validator.iter_errors(data))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e) for e in errors))
+    _check_consistency(data)
+    return data
+
+
+def _check_consistency(data: dict[str, Any]) -> None:
+    """Rules that span several keys and that a JSON schema cannot express."""
+    split = data["split"]
+    overlap = sorted(set(split["train_subjects"]) & set(split["test_subjects"]))
+    if overlap:
+        raise ConfigError(
+            f"config keys 'split.train_subjects' and 'split.test_subjects' share subjects {overlap}; "
+            "a subject must be in one split only"
+        )
+    missing = sorted((set(split["train_subjects"]) | set(split["test_subjects"])) - set(data["dataset"]["subjects"]))
+    if missing:
+        raise ConfigError(
+            f"config key 'dataset.subjects': split subjects {missing} are not in it "
+            f"(dataset.subjects = {data['dataset']['subjects']})"
+        )
+    infer = data["infer"]
+    if infer["enabled"] and infer["model"] not in data["models"]:
+        raise ConfigError(
+            f"config key 'infer.model': {infer['model']!r} is not trained; allowed values: {data['models']}"
+        )
+    heads = data["model"]["transformer"]
+    if heads["embed_dim"] % heads["num_heads"]:
+        raise ConfigError(
+            f"config key 'model.transformer.num_heads': {heads['num_heads']} must divide "
+            f"model.transformer.embed_dim ({heads['embed_dim']})"
+        )
+    if data["shards"]["image_size"] % heads["patch_size"]:
+        raise ConfigError(
+            f"config key 'model.transformer.patch_size': {heads['patch_size']} must divide "
+            f"shards.image_size ({data['shards']['image_size']})"
+        )
+
+
+def _build(cls: type, data: dict[str, Any]) -> Any:
+    hints = get_type_hints(cls)
+    values = {}
+    for item in fields(cls):
+        if item.name == "raw":
+            continue
+        hint = hints[item.name]
+        value = data[item.name]
+        values[item.name] = _build(hint, value) if is_dataclass(hint) else value
+    return cls(**values)
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    """Validate a config mapping (as Snakemake holds it) into a typed Config."""
+    data = validate_dict(raw)
+    config = _build(Config, data)
+    object.__setattr__(config, "raw", data)
+    return config
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a YAML config file, apply nested overrides, validate, and type it."""
+    path = Path(path)
+    try:
+        with open(path) as handle:
+            raw = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    try:
+        return config_from_dict(raw)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Recursively merge `overrides` into a copy of `base` (mappings merge, the rest replaces)."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

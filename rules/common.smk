@@ -1,0 +1,73 @@
+# Config validation, the typed config, and the names every rule shares.
+# Rules never parse the config themselves: they use CFG (a pose3d.config.Config) and the helpers below.
+
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+sys.path.insert(0, str(Path(workflow.basedir)))  # `pose3d` importable without installation too
+
+from pose3d.config import config_from_dict
+from pose3d.datasets.layout import SequenceId, sequence_ids
+
+validate(config, schema="../config/schema.yaml", set_default=True)
+CFG = config_from_dict(config)
+
+RESULTS = "results"
+LOGS = "results/logs"
+BENCH = "results/benchmarks"
+CONDA_ENV = "../envs/pose3d.yaml"
+
+
+def dataset_sequences():
+    """Sequence folder names the DAG processes, known when the DAG is built.
+
+    Synthetic: every configured combination (the generator writes all of them).
+    Real Human3.6M: the configured combinations that exist on disk (the release misses a few).
+    """
+    wanted = sequence_ids(CFG.dataset.subjects, CFG.dataset.actions, CFG.dataset.subactions, CFG.dataset.cameras)
+    if CFG.dataset.source == "synthetic":
+        return [seq.name for seq in wanted]
+    images = Path(CFG.dataset.root) / "images"
+    if not images.is_dir():
+        raise WorkflowError(f"dataset.root: no images/ folder in {CFG.dataset.root} (dataset.source = h36m)")
+    return [seq.name for seq in wanted if (images / seq.name).is_dir()]
+
+
+SEQUENCES = dataset_sequences()
+
+
+def sequences_of_subject(subject):
+    return [name for name in SEQUENCES if SequenceId.parse(name).subject == int(subject)]
+
+
+def shard_names(count):
+    """Shard file names shard_00000.h5 ... for a count fixed by the config."""
+    return [f"shard_{i:05d}.h5" for i in range(count)]
+
+
+def remote_or_local(path):
+    """Declare a data-stage file on the configured rclone remote, or locally when none is set."""
+    if CFG.storage.remote:
+        return storage.rclone(f"{CFG.storage.remote.rstrip('/')}/{path}")
+    return path
+
+
+def dataset_marker():
+    """The file that proves the dataset exists: written last by synthesize, or the real data's annotations."""
+    if CFG.dataset.source == "synthetic":
+        return f"{CFG.dataset.root}/.complete"
+    return []
+
+
+def all_targets():
+    targets = []
+    for model in CFG.models:
+        targets += [
+            f"{RESULTS}/models/{model}/best.pt",
+            f"{RESULTS}/eval/{model}/metrics.json",
+        ]
+    if CFG.infer.enabled:
+        targets.append(f"{RESULTS}/infer/{CFG.infer.model}/summary.json")
+    return targets
