@@ -10,23 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+import sys
 
-try:  # torch is optional for the numpy-only stages (synthesize, chunk, split, shuffle)
-    import torch
-except ImportError:  # pragma: no cover - torch is a hard dependency of the package
-    torch = None
+import numpy as np
 
 Array = Any  # np.ndarray or torch.Tensor; functions return the type they are given
 
 
 def _is_torch(x: Array) -> bool:
+    """True for a torch tensor, without importing torch (the data stages never need it)."""
+    torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, torch.Tensor)
 
 
 def _like(value: Array, reference: Array) -> Array:
     """Convert `value` to the array type, dtype and device of `reference`."""
     if _is_torch(reference):
+        import torch
+
         return torch.as_tensor(value, dtype=reference.dtype, device=reference.device)
     return np.asarray(value, dtype=np.result_type(reference, np.float32))
 
@@ -91,6 +92,8 @@ def pixel_to_camera(pixels: Array, depth_mm: Array, focal: Array, center: Array)
     depth_mm = _like(depth_mm, pixels)[..., None]
     xy = (pixels - center) / focal * depth_mm
     if _is_torch(xy):
+        import torch
+
         return torch.cat([xy, depth_mm], dim=-1)
     return np.concatenate([xy, depth_mm], axis=-1)
 
@@ -136,6 +139,8 @@ def crop_intrinsics(intrinsics: Array, crop: Array) -> Array:
     focal = intrinsics[..., 0:2] / scale
     centre = (intrinsics[..., 2:4] - crop[..., 0:2]) / scale
     if _is_torch(focal):
+        import torch
+
         return torch.cat([focal, centre], dim=-1)
     return np.concatenate([focal, centre], axis=-1)
 
@@ -152,6 +157,8 @@ def procrustes_align(predicted: Array, target: Array) -> Array:
     pred_c = predicted - mean_pred
     target_c = target - mean_target
     if use_torch:
+        import torch
+
         covariance = target_c.transpose(-1, -2) @ pred_c
         u, s, vh = torch.linalg.svd(covariance)
         sign = torch.sign(torch.linalg.det(u @ vh))

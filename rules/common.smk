@@ -47,6 +47,16 @@ def shard_names(count):
     return [f"shard_{i:05d}.h5" for i in range(count)]
 
 
+if CFG.storage.remote:
+
+    # snakemake-storage-plugin-rclone (plugins/): data-stage files live on this rclone remote.
+    # Other settings come from the CLI: --storage-rclone-<setting>, e.g. --storage-rclone-flags="--tpslimit 10".
+    storage rclone:
+        provider="rclone",
+        config=CFG.storage.rclone_config or None,
+        retries=CFG.storage.retries,
+
+
 def remote_or_local(path):
     """Declare a data-stage file on the configured rclone remote, or locally when none is set."""
     if CFG.storage.remote:

@@ -1,0 +1,104 @@
+"""The person crop, built one way for training samples and for inference alike.
+
+A person box (x0, y0, x1, y1 original pixels) becomes a square crop (x0, y0, scale)
+`padding` times the box's longer side (`geometry.square_crop_from_box`). The RGB crop
+is `image_size` pixels square; the depth crop covers the same square at `depth_size`
+pixels; 2D keypoints move to RGB-crop pixels. Outside the image, RGB is black and depth
+is 0 (= no surface, as in the dataset's depth maps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pose3d import geometry
+
+
+@dataclass(frozen=True)
+class PersonCrop:
+    """One person's model input, before batching."""
+
+    image: np.ndarray  # (S, S, 3) uint8 RGB
+    depth: np.ndarray  # (Sd, Sd) float32 metres, 0 = unknown
+    keypoints_2d: np.ndarray  # (J, 3) float32 crop pixels + score
+    crop: np.ndarray  # (3,) float32 x0, y0, scale: original = crop_px * scale + (x0, y0)
+
+
+def crop_image(image_rgb: np.ndarray, crop: np.ndarray, image_size: int) -> np.ndarray:
+    """RGB (H, W, 3) -> (image_size, image_size, 3) square crop, bilinear, black outside."""
+    return cv2.warpAffine(
+        np.ascontiguousarray(image_rgb), geometry.crop_affine(crop), (image_size, image_size),
+        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
+    )
+
+
+def crop_depth(
+    depth_m: np.ndarray, crop: np.ndarray, image_size: int, depth_size: int,
+    image_shape: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Depth (Hd, Wd) metres -> (depth_size, depth_size) covering the same square as the RGB crop.
+
+    `image_shape` (H, W) of the RGB image, when the depth map has another resolution
+    (a depth model's output): depth pixels are then scaled to image pixels first.
+    Nearest-neighbour sampling, so invalid (0) pixels never blend into valid ones.
+    """
+    depth_m = np.asarray(depth_m, dtype=np.float32)
+    x0, y0, scale = (float(v) for v in np.asarray(crop))
+    # The depth crop covers image_size * scale original pixels with depth_size pixels.
+    depth_scale = scale * image_size / depth_size
+    sx = sy = 1.0
+    if image_shape is not None:
+        sy = depth_m.shape[0] / image_shape[0]
+        sx = depth_m.shape[1] / image_shape[1]
+    # depth pixel (u, v) = (original * s); crop pixel = (original - x0) / depth_scale.
+    affine = np.array(
+        [[1 / (depth_scale * sx), 0, -x0 / depth_scale], [0, 1 / (depth_scale * sy), -y0 / depth_scale]],
+        dtype=np.float64,
+    )
+    return cv2.warpAffine(
+        depth_m, affine, (depth_size, depth_size),
+        flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+    )
+
+
+def keypoints_to_crop(keypoints: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """Keypoints (J, 2|3) original pixels (+ score) -> (J, 3) float32 crop pixels + score.
+
+    Joints without a score get 1; non-finite joints become (0, 0, score 0).
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float32)
+    out = np.zeros((keypoints.shape[0], 3), dtype=np.float32)
+    out[:, :2] = geometry.image_to_crop(keypoints[:, :2], crop)
+    out[:, 2] = keypoints[:, 2] if keypoints.shape[1] == 3 else 1.0
+    missing = ~np.isfinite(out).all(axis=1)
+    out[missing] = 0.0
+    return out
+
+
+def crop_person(
+    image_rgb: np.ndarray,
+    depth_m: np.ndarray | None,
+    box_xyxy: np.ndarray,
+    keypoints: np.ndarray,
+    image_size: int,
+    depth_size: int,
+    padding: float,
+) -> PersonCrop:
+    """Cut one person's crop from an image, its depth map and its keypoints (original pixels).
+
+    `depth_m` None gives an all-zero depth crop (unknown depth).
+    """
+    crop = geometry.square_crop_from_box(np.asarray(box_xyxy, dtype=np.float64), image_size, padding)
+    if depth_m is None:
+        depth_crop = np.zeros((depth_size, depth_size), dtype=np.float32)
+    else:
+        depth_crop = crop_depth(depth_m, crop, image_size, depth_size, image_rgb.shape[:2])
+    return PersonCrop(
+        image=crop_image(image_rgb, crop, image_size),
+        depth=depth_crop,
+        keypoints_2d=keypoints_to_crop(keypoints, crop),
+        crop=crop.astype(np.float32),
+    )

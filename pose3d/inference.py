@@ -1,0 +1,527 @@
+"""Inference on images: every person -> 2D keypoints + depth -> 3D joints in camera space (mm).
+
+For each image: the keypoint backend finds every person (YOLO, or the dataset's annotation
+projected into the image), depth is estimated once per image, each person is cropped exactly
+as training samples are (`pose3d.cropping`), and the model runs on all people of several
+images in one batch. Intrinsics come from the user, the dataset camera, or DepthPro's
+field-of-view focal estimate (principal point at the image centre), in that order, and each
+result says which. Files written are described in `pose3d.inference_io`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pose3d import cropping, inference_io, skeleton, viz
+from pose3d.config import Config
+from pose3d.perception.base import Frame, PerceptionError, resolve_device
+from pose3d.preprocess import read_image
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+KEYPOINT_BACKENDS = ("dataset", "yolo")
+DEPTH_BACKENDS = ("dataset", "depthpro")
+SHEET_MAX_PANELS = 48  # a contact sheet of more panels is unreadable anyway
+SHEET_PANEL_WIDTH = 480
+
+
+@dataclass
+class InferenceOptions:
+    """How to find people, depth and intrinsics; defaults mirror `infer:` in config.yaml."""
+
+    keypoints_backend: str = "dataset"
+    depth_backend: str = "dataset"
+    dataset_root: str | Path | None = None  # dataset backends: the Human3.6M-layout root
+    yolo_weights: str | Path = "yolo11x-pose.pt"
+    depth_model: str | Path = "apple/DepthPro-hf"
+    intrinsics: Sequence[float] | None = None  # user [fx, fy, cx, cy] pixels for every image
+    device: str = "auto"
+    visualize: bool = True
+    max_images: int = 0  # 0 = all
+    confidence: float = 0.25
+    max_people: int = 5
+    batch_size: int = 16  # people per model call, and images per perception call
+    depth_batch_size: int = 4  # images per DepthPro call (memory-bound)
+    progress: bool = True
+
+
+def options_from_config(config: Config) -> InferenceOptions:
+    """InferenceOptions from the `infer:`, `perception:` and `dataset:` config sections."""
+    return InferenceOptions(
+        keypoints_backend=config.infer.keypoints_backend,
+        depth_backend=config.infer.depth_backend,
+        dataset_root=config.dataset.root,
+        yolo_weights=config.perception.keypoints.weights,
+        depth_model=config.perception.depth.model,
+        intrinsics=list(config.infer.intrinsics) or None,
+        device=config.perception.device,
+        visualize=config.infer.visualize,
+        max_images=config.infer.max_images,
+        confidence=config.infer.confidence,
+        max_people=config.infer.max_people,
+        batch_size=config.perception.keypoints.batch_size,
+        depth_batch_size=config.perception.depth.batch_size,
+    )
+
+
+def default_inference_images(config: Config) -> list[Path]:
+    """Held-out images: the first test subject's sequences, frames spread evenly, round robin.
+
+    At most `infer.max_images` (0 = all); a missing sequence folder is an error naming it.
+    """
+    from pose3d.datasets.layout import sequence_ids
+
+    subject = config.split.test_subjects[0]
+    sequences = sequence_ids([subject], config.dataset.actions, config.dataset.subactions, config.dataset.cameras)
+    per_sequence = []
+    for sequence in sequences:
+        folder = Path(config.dataset.root) / "images" / sequence.name
+        files = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        if not files:
+            raise FileNotFoundError(f"no held-out images in {folder} (test subject {subject}; is the dataset complete?)")
+        per_sequence.append(files)
+    limit = config.infer.max_images or sum(len(files) for files in per_sequence)
+    take = -(-limit // len(per_sequence))
+    # The middle frame of each of `take` equal stretches: spread over the motion, never only frame 1.
+    picked = [
+        [files[int(i)] for i in np.unique(((np.arange(min(take, len(files))) + 0.5) * len(files) / min(take, len(files))).astype(int))]
+        for files in per_sequence
+    ]
+    interleaved = [files[i] for i in range(take) for files in picked if i < len(files)]
+    return interleaved[:limit]
+
+
+@dataclass
+class _Image:
+    """One image in flight, from loading to writing."""
+
+    path: Path
+    name: str
+    frame: Frame
+    image_rgb: np.ndarray
+    detections: Any = None  # perception Detections
+    keypoints_layout: str = ""
+    depth_m: np.ndarray | None = None
+    intrinsics: np.ndarray | None = None  # fx, fy, cx, cy
+    intrinsics_source: str = ""
+    joints_gt_mm: np.ndarray | None = None  # (P, 17, 3) dataset images only
+    joints_mm: list[np.ndarray] = field(default_factory=list)
+
+
+def list_inputs(inputs: str | Path | Sequence[str | Path]) -> tuple[list[Path], list[dict[str, str]]]:
+    """Image files of a file, a folder (recursively, sorted) or an explicit list -> (images, skipped).
+
+    Files whose suffix is not an image's are skipped with a warning and a reason.
+    """
+    if isinstance(inputs, str | Path):
+        root = Path(inputs)
+        if root.is_dir():
+            candidates = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif root.is_file():
+            candidates = [root]
+        else:
+            raise FileNotFoundError(f"inference input {root} is neither an image file nor a folder")
+    else:
+        candidates = [Path(p) for p in inputs]
+    images, skipped = [], []
+    for path in candidates:
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            images.append(path)
+        else:
+            log.warning("skipping %s: not an image file (suffix %r)", path, path.suffix)
+            skipped.append({"path": str(path), "reason": f"not an image file (suffix {path.suffix!r})"})
+    return images, skipped
+
+
+def output_names(paths: Sequence[Path]) -> list[str]:
+    """File stems as output names; where stems repeat, the parent folders make them unique."""
+    stems = [p.stem for p in paths]
+    repeated = {s for s in stems if stems.count(s) > 1}
+    names = []
+    for path in paths:
+        if path.stem in repeated:
+            names.append("__".join([*path.parent.parts[-2:], path.stem]).replace("/", "_"))
+        else:
+            names.append(path.stem)
+    # Never shadow the run's own files.
+    return [f"image_{name}" if name in ("summary", "contact_sheet") else name for name in names]
+
+
+class DatasetLookup:
+    """What a Human3.6M-layout dataset knows about one of its images: camera, joints, box, depth.
+
+    Images are recognised by their sequence folder (`s_09_act_02_subact_01_ca_01/..._000001.jpg`);
+    annotations are read once per sequence.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        from pose3d.datasets.h36m import H36MReader
+
+        self.root = Path(root)
+        self.reader = H36MReader(self.root)
+        self._sequences: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def frame_for(self, image_path: Path, image_bgr: np.ndarray) -> Frame:
+        """A perception Frame with every annotation of `image_path`; image-only if it is not a dataset image."""
+        from pose3d.datasets.layout import SequenceId
+
+        frame = Frame(image=image_bgr, image_path=image_path)
+        try:
+            sequence = SequenceId.parse(image_path.parent.name)
+        except ValueError:
+            return frame
+        entries = self._sequence(sequence)
+        entry = entries.get(image_path.name)
+        if entry is None:
+            return frame
+        frame.depth_path = entry["depth_path"]
+        frame.joints_cam_mm = entry["joints_cam_mm"]
+        frame.focal = entry["focal"]
+        frame.center = entry["center"]
+        frame.bbox_xyxy = entry["bbox_xyxy"]
+        return frame
+
+    def _sequence(self, sequence) -> dict[str, dict[str, Any]]:
+        if sequence.name not in self._sequences:
+            record = self.reader.load_sequence(sequence, 1)
+            camera = record.camera
+            entries = {}
+            for index, image_path in enumerate(record.image_paths):
+                x, y, w, h = np.asarray(record.bboxes_xywh[index], dtype=np.float64)
+                entries[Path(image_path).name] = {
+                    "depth_path": Path(record.depth_paths[index]) if record.depth_paths is not None else None,
+                    "joints_cam_mm": np.asarray(record.joints_cam_mm[index], dtype=np.float64),
+                    "focal": np.asarray(camera.focal, dtype=np.float64),
+                    "center": np.asarray(camera.center, dtype=np.float64),
+                    "bbox_xyxy": np.array([x, y, x + w, y + h]),
+                }
+            self._sequences[sequence.name] = entries
+        return self._sequences[sequence.name]
+
+
+def build_keypoint_backend(options: InferenceOptions):
+    """The 2D backend for inference: `dataset` (annotation projected, no noise) or `yolo`."""
+    from pose3d.perception.keypoints import GroundTruthKeypoints, YoloKeypoints
+
+    if options.keypoints_backend == "yolo":
+        return YoloKeypoints(options.yolo_weights, options.batch_size, options.confidence, options.device)
+    if options.keypoints_backend == "dataset":
+        return GroundTruthKeypoints(noise_px=0.0, dropout=0.0)
+    raise ValueError(f"unknown keypoints backend {options.keypoints_backend!r}; allowed: {list(KEYPOINT_BACKENDS)}")
+
+
+def build_depth_backend(options: InferenceOptions):
+    """The depth backend for inference: `dataset` depth maps or `depthpro`."""
+    from pose3d.perception.depth import DatasetDepth, DepthProDepth
+
+    if options.depth_backend == "depthpro":
+        return DepthProDepth(options.depth_model, options.depth_batch_size, options.device)
+    if options.depth_backend == "dataset":
+        return DatasetDepth()
+    raise ValueError(f"unknown depth backend {options.depth_backend!r}; allowed: {list(DEPTH_BACKENDS)}")
+
+
+def keypoints_in_layout(keypoints: np.ndarray, source: str, target: str) -> np.ndarray:
+    """(P, 17, 3) keypoints from layout `source` to `target`; joints one layout lacks get score 0."""
+    if source == target:
+        return keypoints
+    if source == "coco17" and target == "h36m17":
+        return skeleton.coco_to_h36m(keypoints).astype(np.float32)
+    if source == "h36m17" and target == "coco17":
+        converted = skeleton.h36m_to_coco(keypoints).astype(np.float32)
+        missing = ~np.isfinite(converted).all(axis=-1)
+        converted[missing] = 0.0
+        return converted
+    raise ValueError(f"no keypoint conversion from {source!r} to {target!r}")
+
+
+def choose_intrinsics(
+    user: Sequence[float] | None, frame: Frame, depth_focal_px: float, image_shape: tuple[int, int]
+) -> tuple[np.ndarray, str]:
+    """(fx, fy, cx, cy) and its source: user, else the dataset camera, else DepthPro's FOV focal.
+
+    Raises PerceptionError when none is available (no user values, not a dataset image,
+    and no focal estimate from the depth backend).
+    """
+    if user is not None and len(user) > 0:
+        if len(user) != 4:
+            raise ValueError(f"intrinsics must be 4 numbers fx fy cx cy, got {list(user)}")
+        return np.asarray(user, dtype=np.float64), "user"
+    if frame.focal is not None and frame.center is not None:
+        return np.concatenate([np.asarray(frame.focal, np.float64), np.asarray(frame.center, np.float64)]), "dataset"
+    if depth_focal_px is not None and np.isfinite(depth_focal_px) and depth_focal_px > 0:
+        height, width = image_shape
+        return np.array([depth_focal_px, depth_focal_px, width / 2.0, height / 2.0]), "depthpro_fov"
+    raise PerceptionError(
+        f"{frame.image_path}: no camera intrinsics: give --intrinsics fx fy cx cy (config key 'infer.intrinsics'), "
+        "use a dataset image, or the depthpro depth backend (its field-of-view estimate gives the focal length)"
+    )
+
+
+class _StageTimer:
+    """Wall time per stage, summed over the run (synchronising CUDA so GPU work is counted)."""
+
+    def __init__(self, device: str) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.sync = device.startswith("cuda")
+
+    def __call__(self, stage: str):
+        timer = self
+
+        class _Span:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                if timer.sync:
+                    torch.cuda.synchronize()
+                timer.seconds[stage] += time.perf_counter() - self.start
+
+        return _Span()
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def run_inference(
+    checkpoint: str | Path,
+    inputs: str | Path | Sequence[str | Path],
+    output_dir: str | Path,
+    options: InferenceOptions | None = None,
+) -> dict[str, Any]:
+    """Estimate 3D poses of every person in `inputs` (an image, a folder, or a list of images).
+
+    Writes `{name}.npy` (P, 17, 3) camera mm and `{name}.json` per image, with
+    `options.visualize` also `panels/{name}.png` and `contact_sheet.png`, and `summary.json`;
+    returns the summary dict. A bad image is skipped and reported; missing weights raise
+    PerceptionError naming the file.
+    """
+    from pose3d.models.registry import load_model_from_checkpoint
+
+    device = resolve_device((options or InferenceOptions()).device)
+    options = replace(options or InferenceOptions(), device=device)
+    started = time.perf_counter()
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    timer = _StageTimer(device)
+
+    image_paths, skipped = list_inputs(inputs)
+    if options.max_images and len(image_paths) > options.max_images:
+        log.info("using the first %d of %d images (max_images)", options.max_images, len(image_paths))
+        image_paths = image_paths[: options.max_images]
+    if not image_paths:
+        log.warning("no image files in %s: nothing to infer", inputs)
+    names = output_names(image_paths)
+
+    with timer("setup"):
+        model, ckpt = load_model_from_checkpoint(checkpoint, device)
+        shards = ckpt["config"]["shards"]
+        model_layout = ckpt["keypoints_layout"]
+        model_info = {
+            "name": str(ckpt["model_name"]), "checkpoint": str(checkpoint),
+            "checkpoint_id": inference_io.checkpoint_id(checkpoint),
+        }
+        keypoint_backend = build_keypoint_backend(options)
+        depth_backend = build_depth_backend(options)
+        needs_dataset = options.keypoints_backend == "dataset" or options.depth_backend == "dataset"
+        lookup = None
+        if needs_dataset:
+            if options.dataset_root is None:
+                raise ValueError("the dataset keypoint/depth backends need options.dataset_root (config 'dataset.root')")
+            lookup = DatasetLookup(options.dataset_root)
+    log.info(
+        "inference: %d images, model %s (%s), keypoints %s, depth %s, device %s",
+        len(image_paths), model_info["name"], model_info["checkpoint_id"], options.keypoints_backend,
+        options.depth_backend, device,
+    )
+
+    written: list[str] = []
+    people_found = 0
+    sheet_panels: list[np.ndarray] = []
+    sheet_titles: list[str] = []
+    progress = tqdm(total=len(image_paths), desc="infer", unit="img", disable=not options.progress)
+    for chunk in _chunks(list(zip(image_paths, names, strict=True)), max(1, options.batch_size)):
+        with timer("load"):
+            items = []
+            for path, name in chunk:
+                image_bgr = read_image(path)
+                if image_bgr is None:
+                    log.warning("skipping %s: the file cannot be read as an image", path)
+                    skipped.append({"path": str(path), "reason": "unreadable image (missing, corrupt or truncated)"})
+                    progress.update(1)
+                    continue
+                frame = lookup.frame_for(path, image_bgr) if lookup is not None else Frame(image_bgr, path)
+                if options.keypoints_backend == "dataset" and frame.joints_cam_mm is None:
+                    reason = f"not an annotated image of the dataset in {options.dataset_root} (keypoints backend 'dataset')"
+                    log.warning("skipping %s: %s", path, reason)
+                    skipped.append({"path": str(path), "reason": reason})
+                    progress.update(1)
+                    continue
+                items.append(_Image(path, name, frame, cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)))
+        if not items:
+            continue
+        items = _perceive(items, keypoint_backend, depth_backend, options, skipped, timer, progress)
+        with timer("model"):
+            _estimate(items, model, model_layout, shards, options.batch_size, device)
+        for item in items:
+            with timer("write"):
+                people_found += len(item.joints_mm)
+                _write_result(item, output_dir, model_info, options)
+                written.append(item.name)
+            if options.visualize:
+                with timer("draw"):
+                    panel = _draw_panel(item, output_dir)
+                    if len(sheet_panels) < SHEET_MAX_PANELS:
+                        height = round(panel.shape[0] * SHEET_PANEL_WIDTH / panel.shape[1])
+                        sheet_panels.append(cv2.resize(panel, (SHEET_PANEL_WIDTH, height), interpolation=cv2.INTER_AREA))
+                        sheet_titles.append(item.name)
+            progress.update(1)
+    progress.close()
+
+    if options.visualize and sheet_panels:
+        with timer("draw"):
+            sheet = viz.contact_sheet(sheet_panels, columns=math.ceil(math.sqrt(len(sheet_panels))), titles=sheet_titles)
+            viz.write_png(output_dir / "contact_sheet.png", sheet)
+    elapsed = time.perf_counter() - started
+    summary = {
+        "schema_version": inference_io.OUTPUT_SCHEMA_VERSION,
+        "checkpoint": str(checkpoint),
+        "model": model_info["name"],
+        "device": device,
+        "images_found": len(image_paths),
+        "images_processed": len(written),
+        "images_skipped": skipped,
+        "people_found": people_found,
+        "stage_seconds": {stage: round(seconds, 4) for stage, seconds in timer.seconds.items()},
+        "images_per_second": round(len(written) / elapsed, 4) if elapsed > 0 else 0.0,
+        "outputs": written,
+    }
+    inference_io.write_json(output_dir / "summary.json", summary)
+    log.info(
+        "inference done: %d images, %d people, %d skipped, %.2f images/s",
+        len(written), people_found, len(skipped), summary["images_per_second"],
+    )
+    return summary
+
+
+def _perceive(items, keypoint_backend, depth_backend, options, skipped, timer, progress) -> list[_Image]:
+    """Fill detections, depth and intrinsics; images that cannot be processed are skipped and reported."""
+    frames = [item.frame for item in items]
+    with timer("keypoints"):
+        detections = keypoint_backend(frames)
+    with timer("depth"):
+        depths = depth_backend(frames)
+    kept = []
+    for item, found, depth in zip(items, detections, depths, strict=True):
+        if depth is None:
+            log.warning("skipping %s: no depth map (dataset depth backend and no depth file)", item.path)
+            skipped.append({"path": str(item.path), "reason": "no depth map for this image in the dataset"})
+            progress.update(1)
+            continue
+        try:
+            item.intrinsics, item.intrinsics_source = choose_intrinsics(
+                options.intrinsics, item.frame, depth.focal_px, item.image_rgb.shape[:2]
+            )
+        except PerceptionError as error:
+            log.warning("skipping: %s", error)
+            skipped.append({"path": str(item.path), "reason": "no camera intrinsics (give --intrinsics)"})
+            progress.update(1)
+            continue
+        order = np.argsort(-found.scores, kind="stable")[: max(0, options.max_people)]
+        found.boxes_xyxy, found.scores, found.keypoints = (
+            found.boxes_xyxy[order], found.scores[order], found.keypoints[order],
+        )
+        item.detections = found
+        item.keypoints_layout = keypoint_backend.layout
+        item.depth_m = depth.depth_m
+        if item.frame.joints_cam_mm is not None and options.keypoints_backend == "dataset" and len(found):
+            item.joints_gt_mm = np.asarray(item.frame.joints_cam_mm, np.float64)[None]
+        kept.append(item)
+    return kept
+
+
+@torch.inference_mode()
+def _estimate(items: list[_Image], model, model_layout: str, shards: dict, batch_size: int, device: str) -> None:
+    """Crop every person of every image and run the model on them, `batch_size` people per call."""
+    people: list[tuple[_Image, cropping.PersonCrop]] = []
+    for item in items:
+        keypoints = keypoints_in_layout(item.detections.keypoints, item.keypoints_layout, model_layout)
+        for box, person_keypoints in zip(item.detections.boxes_xyxy, keypoints, strict=True):
+            person = cropping.crop_person(
+                item.image_rgb, item.depth_m, box, person_keypoints,
+                int(shards["image_size"]), int(shards["depth_size"]), float(shards["crop_padding"]),
+            )
+            people.append((item, person))
+    for batch_people in _chunks(people, max(1, batch_size)):
+        batch = {
+            "image": torch.from_numpy(np.stack([p.image for _, p in batch_people])).permute(0, 3, 1, 2).float() / 255.0,
+            "depth": torch.from_numpy(np.stack([p.depth for _, p in batch_people]))[:, None].float(),
+            "keypoints_2d": torch.from_numpy(np.stack([p.keypoints_2d for _, p in batch_people])).float(),
+            "intrinsics": torch.from_numpy(np.stack([item.intrinsics for item, _ in batch_people])).float(),
+            "crop": torch.from_numpy(np.stack([p.crop for _, p in batch_people])).float(),
+        }
+        batch = {key: value.to(device) for key, value in batch.items()}
+        joints_mm = model(batch)["joints_mm"].float().cpu().numpy()
+        for (item, _), joints in zip(batch_people, joints_mm, strict=True):
+            item.joints_mm.append(joints)
+
+
+def _finite(values: np.ndarray) -> list:
+    """Numbers for JSON: non-finite values (a joint a layout lacks) become 0."""
+    return np.where(np.isfinite(values), values, 0.0).round(3).tolist()
+
+
+def _write_result(item: _Image, output_dir: Path, model_info: dict[str, str], options: InferenceOptions) -> None:
+    joints = np.stack(item.joints_mm).astype(np.float32) if item.joints_mm else np.zeros((0, 17, 3), np.float32)
+    people = []
+    for index, person_joints in enumerate(joints):
+        person = {
+            "box_xyxy": _finite(item.detections.boxes_xyxy[index]),
+            "score": float(item.detections.scores[index]),
+            "keypoints_2d": {"layout": item.keypoints_layout, "points": _finite(item.detections.keypoints[index])},
+            "joints_3d_mm": _finite(person_joints),
+            "root_mm": _finite(person_joints[skeleton.ROOT_JOINT]),
+        }
+        if item.joints_gt_mm is not None and index < len(item.joints_gt_mm):
+            person["joints_3d_gt_mm"] = _finite(item.joints_gt_mm[index])
+        people.append(person)
+    fx, fy, cx, cy = (float(v) for v in item.intrinsics)
+    result = {
+        "schema_version": inference_io.OUTPUT_SCHEMA_VERSION,
+        "image": {
+            "path": str(item.path), "name": item.name,
+            "width": int(item.image_rgb.shape[1]), "height": int(item.image_rgb.shape[0]),
+        },
+        "model": model_info,
+        "intrinsics": {"fx": fx, "fy": fy, "cx": cx, "cy": cy, "source": item.intrinsics_source},
+        "backends": {"keypoints": options.keypoints_backend, "depth": options.depth_backend},
+        "people": people,
+    }
+    inference_io.write_npy(output_dir / f"{item.name}.npy", joints)
+    inference_io.write_json(output_dir / f"{item.name}.json", result)
+
+
+def _draw_panel(item: _Image, output_dir: Path) -> np.ndarray:
+    joints = np.stack(item.joints_mm) if item.joints_mm else np.zeros((0, 17, 3))
+    found = item.detections
+    title = f"{item.name}: {len(joints)} {'person' if len(joints) == 1 else 'people'}, intrinsics {item.intrinsics_source}"
+    return viz.panel_2x2(
+        item.image_rgb, found.keypoints, item.keypoints_layout, item.depth_m, joints, item.joints_gt_mm,
+        title=title, boxes=found.boxes_xyxy, scores=found.scores,
+        output_path=output_dir / "panels" / f"{item.name}.png",
+    )

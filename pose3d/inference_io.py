@@ -1,0 +1,185 @@
+"""The files inference writes: per-image `.npy` + `.json`, and `summary.json`, with their JSON Schemas.
+
+The schemas below are the documentation of the output format (and the tests validate
+every written file against them). Units: pixels for 2D, millimetres for 3D, camera
+space x right, y down, z forward; 3D joints are Human3.6M-17, root (pelvis) first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+OUTPUT_SCHEMA_VERSION = 1
+INTRINSICS_SOURCES = ("user", "dataset", "depthpro_fov")
+
+_POINT2 = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
+_POINT3 = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
+_JOINTS3 = {"type": "array", "items": _POINT3, "minItems": 17, "maxItems": 17}
+
+IMAGE_RESULT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "pose3d inference result for one image ({name}.json)",
+    "type": "object",
+    "required": ["schema_version", "image", "model", "intrinsics", "backends", "people"],
+    "additionalProperties": False,
+    "properties": {
+        "schema_version": {"const": OUTPUT_SCHEMA_VERSION},
+        "image": {
+            "type": "object",
+            "required": ["path", "name", "width", "height"],
+            "additionalProperties": False,
+            "properties": {
+                "path": {"type": "string", "description": "the input image file"},
+                "name": {"type": "string", "description": "output file stem: {name}.npy, {name}.json"},
+                "width": {"type": "integer", "minimum": 1},
+                "height": {"type": "integer", "minimum": 1},
+            },
+        },
+        "model": {
+            "type": "object",
+            "required": ["name", "checkpoint", "checkpoint_id"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "description": "model family, e.g. cnn | transformer"},
+                "checkpoint": {"type": "string", "description": "checkpoint file path"},
+                "checkpoint_id": {"type": "string", "description": "first 16 hex digits of the file's sha256"},
+            },
+        },
+        "intrinsics": {
+            "type": "object",
+            "required": ["fx", "fy", "cx", "cy", "source"],
+            "additionalProperties": False,
+            "description": "pinhole intrinsics of the original image, pixels",
+            "properties": {
+                "fx": {"type": "number", "exclusiveMinimum": 0},
+                "fy": {"type": "number", "exclusiveMinimum": 0},
+                "cx": {"type": "number"},
+                "cy": {"type": "number"},
+                "source": {
+                    "enum": list(INTRINSICS_SOURCES),
+                    "description": "user: given; dataset: the dataset camera; depthpro_fov: DepthPro's "
+                    "field-of-view focal estimate with the principal point at the image centre",
+                },
+            },
+        },
+        "backends": {
+            "type": "object",
+            "required": ["keypoints", "depth"],
+            "additionalProperties": False,
+            "properties": {"keypoints": {"type": "string"}, "depth": {"type": "string"}},
+        },
+        "people": {
+            "type": "array",
+            "description": "one entry per detected person, in the order of the .npy rows (empty: nobody found)",
+            "items": {
+                "type": "object",
+                "required": ["box_xyxy", "score", "keypoints_2d", "joints_3d_mm", "root_mm"],
+                "additionalProperties": False,
+                "properties": {
+                    "box_xyxy": {
+                        "type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
+                        "description": "person box x0, y0, x1, y1 in image pixels",
+                    },
+                    "score": {"type": "number", "description": "detector confidence (1 for dataset boxes)"},
+                    "keypoints_2d": {
+                        "type": "object",
+                        "required": ["layout", "points"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "layout": {"enum": ["coco17", "h36m17"]},
+                            "points": {
+                                "type": "array", "items": _POINT2, "minItems": 17, "maxItems": 17,
+                                "description": "x, y image pixels and score per joint",
+                            },
+                        },
+                    },
+                    "joints_3d_mm": {**_JOINTS3, "description": "Human3.6M-17 joints, camera space, mm"},
+                    "root_mm": {**_POINT3, "description": "pelvis (joint 0), camera space, mm"},
+                    "joints_3d_gt_mm": {**_JOINTS3, "description": "ground truth, dataset images only"},
+                },
+            },
+        },
+    },
+}
+
+SUMMARY_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "pose3d inference run summary (summary.json)",
+    "type": "object",
+    "required": [
+        "schema_version", "checkpoint", "model", "device", "images_found", "images_processed", "images_skipped",
+        "people_found", "stage_seconds", "images_per_second",
+    ],
+    "properties": {
+        "schema_version": {"const": OUTPUT_SCHEMA_VERSION},
+        "checkpoint": {"type": "string"},
+        "model": {"type": "string"},
+        "device": {"type": "string"},
+        "images_found": {"type": "integer", "minimum": 0, "description": "image files considered"},
+        "images_processed": {"type": "integer", "minimum": 0},
+        "images_skipped": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "reason"],
+                "properties": {"path": {"type": "string"}, "reason": {"type": "string"}},
+            },
+            "description": "inputs not processed (non-image files, unreadable images) and why",
+        },
+        "people_found": {"type": "integer", "minimum": 0},
+        "stage_seconds": {
+            "type": "object",
+            "description": "wall time per stage: load, keypoints, depth, model, write, draw",
+            "additionalProperties": {"type": "number", "minimum": 0},
+        },
+        "images_per_second": {"type": "number", "minimum": 0},
+        "outputs": {"type": "array", "items": {"type": "string"}, "description": "written {name} stems"},
+    },
+}
+
+
+def checkpoint_id(path: str | Path, digits: int = 16) -> str:
+    """The first `digits` hex digits of the checkpoint file's sha256: names the exact weights used."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:digits]
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+def write_json(path: str | Path, data: dict[str, Any]) -> None:
+    """Write JSON through a temporary name in the same folder, renamed when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = _partial(path)
+    with open(partial, "w") as handle:
+        json.dump(data, handle, indent=1)
+        handle.write("\n")
+    os.replace(partial, path)
+
+
+def write_npy(path: str | Path, array: np.ndarray) -> None:
+    """Write a .npy through a temporary name in the same folder, renamed when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = _partial(path)
+    with open(partial, "wb") as handle:
+        np.save(handle, np.asarray(array))
+    os.replace(partial, path)
+
+
+def validate_result(data: dict[str, Any], schema: dict[str, Any] = IMAGE_RESULT_SCHEMA) -> None:
+    """Raise jsonschema.ValidationError when `data` does not follow `schema`."""
+    import jsonschema
+
+    jsonschema.Draft202012Validator(schema).validate(data)

@@ -1,0 +1,276 @@
+"""The preprocess stage: one sequence folder -> per-frame 2D keypoints, person box and depth crop.
+
+Every `dataset.frame_step`-th frame is decoded with OpenCV, passed through the configured
+keypoint and depth backends in batches, and the person a sample is about is chosen by
+`pose3d.perception.select_person` (preferring the annotated person box). A square crop around
+that person's box (`shards.crop_padding` x its longer side) is cut out of the depth map and
+resized to `shards.depth_size`. The chunk stage turns this file into training samples.
+
+Preprocessed file format (HDF5, `results/preprocessed/{sequence}.h5`; N = frames SEEN, kept or not)
+
+Attributes: `schema` = "pose3d.preprocessed", `schema_version` = 1, `sequence` (folder name),
+`subject`, `action`, `subaction`, `camera` (int), `keypoints_layout` ("coco17" for yolo,
+"h36m17" for groundtruth), `keypoints_backend`, `depth_backend`, `depth_size` (int),
+`crop_padding` (float), `image_width`, `image_height` (pixels of the original images).
+
+| dataset        | shape, dtype                  | meaning |
+|----------------|-------------------------------|---------|
+| frame          | (N,) int32                    | frame_idx (0-based, as in the annotations) |
+| image_file     | (N,) utf-8 str                | image path relative to the dataset root's `images/` |
+| status         | (N,) uint8                    | 0 ok, 1 no_person, 2 unreadable_image, 3 missing_annotation, 4 missing_depth |
+| keypoints_2d   | (N, 17, 3) float32            | (x, y, score) in original pixels, `keypoints_layout`; NaN when not ok |
+| box            | (N, 4) float32                | person box xyxy, original pixels; NaN when not ok |
+| person_score   | (N,) float32                  | detector confidence of the chosen person (1 for groundtruth); NaN when not ok |
+| crop           | (N, 3) float32                | square crop (x0, y0, side) in original pixels; NaN when not ok |
+| depth          | (N, depth_size, depth_size) float16 | depth crop in metres (0 = no surface / outside the image); NaN when not ok |
+| focal_estimate | (N,) float32                  | focal length in pixels: DepthPro's field-of-view estimate, or the camera's mean focal for the dataset backend; NaN if unknown |
+| joints_cam_mm  | (N, 17, 3) float32            | ground-truth Human3.6M-17 camera-space joints, mm; NaN if missing |
+| intrinsics     | (N, 4) float32                | fx, fy, cx, cy of the original image (annotated camera) |
+
+A frame's status is the first failing check, in this order: image unreadable (or a JPEG
+without its end marker), no ground-truth joints, no depth map, nobody detected.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import cv2
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from pose3d.config import Config
+from pose3d.datasets.layout import SequenceId
+from pose3d.geometry import crop_affine, square_crop_from_box
+from pose3d.perception import (
+    Frame,
+    PerceptionError,
+    build_depth_backend,
+    build_keypoint_backend,
+    select_person,
+)
+
+log = logging.getLogger(__name__)
+
+SCHEMA_NAME = "pose3d.preprocessed"
+SCHEMA_VERSION = 1
+
+STATUS_OK = 0
+STATUS_NO_PERSON = 1
+STATUS_UNREADABLE_IMAGE = 2
+STATUS_MISSING_ANNOTATION = 3
+STATUS_MISSING_DEPTH = 4
+STATUS_NAMES = {
+    STATUS_OK: "ok",
+    STATUS_NO_PERSON: "no_person",
+    STATUS_UNREADABLE_IMAGE: "unreadable_image",
+    STATUS_MISSING_ANNOTATION: "missing_annotation",
+    STATUS_MISSING_DEPTH: "missing_depth",
+}
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """Decode an image to (H, W, 3) uint8 BGR; None when it is missing, corrupt or truncated.
+
+    OpenCV decodes a truncated JPEG with a warning and grey rows, so a JPEG must also end
+    with its end-of-image marker (trailing zero padding allowed).
+    """
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    if data.size == 0:
+        return None
+    raw = data.tobytes()
+    if raw[:2] == b"\xff\xd8" and not raw.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        return None
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+def crop_depth(depth_m: np.ndarray, box_xyxy: np.ndarray, depth_size: int, padding: float) -> tuple[np.ndarray, np.ndarray]:
+    """Square depth crop around a person box -> (depth (S, S) float32 m, crop (x0, y0, side) px).
+
+    Nearest-neighbour sampling keeps depth values real (no blending across a silhouette
+    with the background or with 0 = no surface); outside the image is 0.
+    """
+    x0, y0, scale = (float(v) for v in square_crop_from_box(box_xyxy, depth_size, padding))
+    crop = cv2.warpAffine(
+        depth_m.astype(np.float32), crop_affine((x0, y0, scale)), (depth_size, depth_size),
+        flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+    )
+    return crop, np.array([x0, y0, scale * depth_size], dtype=np.float32)
+
+
+def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, report_json: Path) -> dict[str, Any]:
+    """Run perception on one sequence and write its HDF5 file and JSON report; return the report."""
+    from pose3d.datasets.h36m import H36MReader
+
+    started = time.perf_counter()
+    sequence = SequenceId.parse(sequence_name)
+    root = Path(config.dataset.root)
+    record = H36MReader(root).load_sequence(sequence, config.dataset.frame_step)
+    kp_settings, depth_settings = config.perception.keypoints, config.perception.depth
+    if depth_settings.backend == "dataset" and record.depth_paths is None:
+        raise PerceptionError(
+            f"config key 'perception.depth.backend' is 'dataset' but {root / 'depth' / sequence_name} holds no "
+            "depth maps (real Human3.6M has none); use the 'depthpro' backend"
+        )
+    # Groundtruth noise is seeded by the sequence name: reruns and parallel jobs agree.
+    keypoint_backend = build_keypoint_backend(config, seed=zlib.crc32(sequence_name.encode()))
+    depth_backend = build_depth_backend(config)
+
+    n = len(record.frame_indices)
+    size = config.shards.depth_size
+    out = _empty_outputs(n, size)
+    out["frame"][:] = record.frame_indices
+    joints = np.asarray(record.joints_cam_mm, dtype=np.float32)
+    out["joints_cam_mm"][:] = joints
+    camera = record.camera
+    focal = np.asarray(camera.focal, np.float64)
+    center = np.asarray(camera.center, np.float64)
+    out["intrinsics"][:] = np.array([focal[0], focal[1], center[0], center[1]], np.float32)
+    boxes_xywh = np.asarray(record.bboxes_xywh, np.float64)
+    image_files = [_relative_to_images(Path(p), root) for p in record.image_paths]
+    skipped: dict[str, list[str]] = {name: [] for code, name in STATUS_NAMES.items() if code != STATUS_OK}
+
+    step = max(kp_settings.batch_size, depth_settings.batch_size)
+    with tqdm(total=n, desc=f"preprocess {sequence_name}", unit="frame", mininterval=2.0) as progress:
+        for start in range(0, n, step):
+            frames, indices = [], []
+            for i in range(start, min(n, start + step)):
+                image = read_image(Path(record.image_paths[i]))
+                if image is None:
+                    out["status"][i] = STATUS_UNREADABLE_IMAGE
+                elif not np.all(np.isfinite(joints[i])):
+                    out["status"][i] = STATUS_MISSING_ANNOTATION
+                else:
+                    box = boxes_xywh[i]
+                    frames.append(Frame(
+                        image=image, image_path=Path(record.image_paths[i]),
+                        depth_path=Path(record.depth_paths[i]) if record.depth_paths is not None else None,
+                        joints_cam_mm=joints[i], focal=focal, center=center,
+                        bbox_xyxy=np.array([box[0], box[1], box[0] + box[2], box[1] + box[3]]),
+                    ))
+                    indices.append(i)
+            if frames:
+                _perceive(frames, indices, keypoint_backend, depth_backend, out, size, config.shards.crop_padding)
+            progress.update(min(n, start + step) - start)
+
+    for i, code in enumerate(out["status"]):
+        if code != STATUS_OK:
+            skipped[STATUS_NAMES[int(code)]].append(str(record.image_paths[i]))
+    attrs = {
+        "schema": SCHEMA_NAME, "schema_version": SCHEMA_VERSION, "sequence": sequence_name,
+        "subject": sequence.subject, "action": sequence.action, "subaction": sequence.subaction,
+        "camera": sequence.camera, "keypoints_layout": keypoint_backend.layout,
+        "keypoints_backend": kp_settings.backend, "depth_backend": depth_settings.backend,
+        "depth_size": size, "crop_padding": float(config.shards.crop_padding),
+        "image_width": int(camera.width), "image_height": int(camera.height),
+    }
+    _write_h5(Path(output_h5), attrs, out, image_files)
+    seconds = time.perf_counter() - started
+    kept = int(np.sum(out["status"] == STATUS_OK))
+    report = {
+        "sequence": sequence_name,
+        "keypoints_backend": kp_settings.backend,
+        "depth_backend": depth_settings.backend,
+        "frame_step": config.dataset.frame_step,
+        "frames_seen": n,
+        "frames_kept": kept,
+        "skipped": {name: {"count": len(paths), "paths": paths} for name, paths in skipped.items()},
+        # Frames the annotations list but the reader dropped before preprocess saw them (no rows here).
+        "skipped_by_reader": dict(record.skipped),
+        "seconds": round(seconds, 3),
+        "frames_per_second": round(n / seconds, 2) if seconds > 0 else None,
+    }
+    _write_json(Path(report_json), report)
+    log.info("%s: kept %d of %d frames (%s)", sequence_name, kept, n,
+             ", ".join(f"{k} {len(v)}" for k, v in skipped.items() if v) or "no skips")
+    return report
+
+
+def _perceive(frames, indices, keypoint_backend, depth_backend, out, size: int, padding: float) -> None:
+    """Run both backends on a batch of readable, annotated frames and fill their output rows."""
+    detections = keypoint_backend(frames)
+    depths = depth_backend(frames)
+    for frame, i, found, depth in zip(frames, indices, detections, depths, strict=True):
+        if depth is None:
+            out["status"][i] = STATUS_MISSING_DEPTH
+            continue
+        person = select_person(found, frame.bbox_xyxy)
+        if person is None:
+            out["status"][i] = STATUS_NO_PERSON
+            continue
+        box = found.boxes_xyxy[person]
+        depth_crop, crop = crop_depth(depth.depth_m, box, size, padding)
+        out["status"][i] = STATUS_OK
+        out["keypoints_2d"][i] = found.keypoints[person]
+        out["box"][i] = box
+        out["person_score"][i] = found.scores[person]
+        out["crop"][i] = crop
+        out["depth"][i] = depth_crop.astype(np.float16)
+        out["focal_estimate"][i] = depth.focal_px
+
+
+def _empty_outputs(n: int, depth_size: int) -> dict[str, np.ndarray]:
+    return {
+        "frame": np.zeros(n, np.int32),
+        "status": np.zeros(n, np.uint8),
+        "keypoints_2d": np.full((n, 17, 3), np.nan, np.float32),
+        "box": np.full((n, 4), np.nan, np.float32),
+        "person_score": np.full(n, np.nan, np.float32),
+        "crop": np.full((n, 3), np.nan, np.float32),
+        "depth": np.full((n, depth_size, depth_size), np.nan, np.float16),
+        "focal_estimate": np.full(n, np.nan, np.float32),
+        "joints_cam_mm": np.full((n, 17, 3), np.nan, np.float32),
+        "intrinsics": np.full((n, 4), np.nan, np.float32),
+    }
+
+
+def _relative_to_images(path: Path, root: Path) -> str:
+    """An image path as stored in the file: relative to `<root>/images/`."""
+    images = root / "images"
+    for base in (images, images.resolve()):
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    try:
+        return path.resolve().relative_to(images.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _write_h5(path: Path, attrs: dict[str, Any], arrays: dict[str, np.ndarray], image_files: list[str]) -> None:
+    """Write the preprocessed file under a temporary name, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with h5py.File(temporary, "w") as handle:
+            for key, value in attrs.items():
+                handle.attrs[key] = value
+            for key, value in arrays.items():
+                handle.create_dataset(key, data=value, compression="gzip" if key == "depth" else None)
+            handle.create_dataset(
+                "image_file", data=np.array(image_files, dtype=object), dtype=h5py.string_dtype("utf-8")
+            )
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        temporary.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

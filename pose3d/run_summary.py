@@ -1,0 +1,89 @@
+"""Print what a workflow run built: data sizes, shard counts, model metrics, inference outputs.
+
+`make run` calls this after Snakemake so a user sees the outcome without opening files.
+Usage: python -m pose3d.run_summary [results_dir]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _load_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _count_samples(paths: list[Path]) -> int:
+    import h5py
+
+    from pose3d.shards.schema import ATTR_NUM_SAMPLES
+
+    total = 0
+    for path in paths:
+        with h5py.File(path, "r") as handle:
+            total += int(handle.attrs.get(ATTR_NUM_SAMPLES, 0))
+    return total
+
+
+def _preprocess_lines(results: Path) -> list[str]:
+    reports = sorted((results / "preprocessed").glob("*.report.json"))
+    if not reports:
+        return []
+    totals: dict[str, int] = {}
+    for report in reports:
+        for key, value in (_load_json(report) or {}).items():
+            if isinstance(value, int):
+                totals[key] = totals.get(key, 0) + value
+    detail = ", ".join(f"{key} {value}" for key, value in sorted(totals.items()))
+    return [f"preprocess: {len(reports)} sequences ({detail})"]
+
+
+def _shard_lines(results: Path) -> list[str]:
+    lines = []
+    for label, folder in [("chunks", "chunks"), ("split/train", "split/train"), ("split/test", "split/test"),
+                          ("shuffled/train", "shuffled/train")]:
+        shards = sorted((results / folder).glob("*.h5"))
+        if shards:
+            lines.append(f"{label}: {len(shards)} files, {_count_samples(shards)} samples")
+    return lines
+
+
+def _metric_lines(results: Path) -> list[str]:
+    lines = []
+    for metrics_path in sorted((results / "eval").glob("*/metrics.json")):
+        metrics = _load_json(metrics_path) or {}
+        model = metrics_path.parent.name
+        summary = metrics.get("summary") or metrics.get("average") or {}
+        parts = [f"{key} {value:.1f}" for key, value in summary.items() if isinstance(value, int | float)]
+        lines.append(f"eval {model}: {', '.join(parts) or 'see ' + str(metrics_path)}")
+    return lines
+
+
+def _infer_lines(results: Path) -> list[str]:
+    lines = []
+    for summary_path in sorted((results / "infer").glob("*/summary.json")):
+        summary = _load_json(summary_path) or {}
+        counts = {k: v for k, v in summary.items() if isinstance(v, int)}
+        lines.append(f"infer {summary_path.parent.name}: {counts} -> {summary_path.parent}")
+    return lines
+
+
+def summarize(results: Path) -> list[str]:
+    """Human-readable lines describing everything found under `results`."""
+    return [*_preprocess_lines(results), *_shard_lines(results), *_metric_lines(results), *_infer_lines(results)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    results = Path((argv or sys.argv[1:] or ["results"])[0])
+    lines = summarize(results)
+    print("\n".join(["== pose3d run summary (" + str(results) + ")", *lines] if lines else ["nothing built yet"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""Open, validate and read HDF5 shards; decode their images with OpenCV.
+
+Every problem with a shard (not HDF5, truncated, wrong schema name or version, missing
+datasets, unfinished) raises `ShardError` with the file's path in the message.
+
+Shards that live on a remote (an rclone path such as `onedrive:h36m/results/...` or
+`rclone:onedrive:h36m/...`) are first copied into a local cache folder by a `ShardCache`,
+whose `fetch` callable does the copy; the default calls the `rclone` binary.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import h5py
+import numpy as np
+
+from pose3d.shards import schema
+
+if TYPE_CHECKING:
+    from pose3d.config import StorageConfig
+
+log = logging.getLogger(__name__)
+
+# `name:path` with a name of two characters or more (one letter would be a Windows drive), or an
+# on-the-fly backend such as `:local:/path` or `:sftp,host=x:path`.
+_REMOTE_PATTERN = re.compile(r"^(rclone:)?:?[A-Za-z0-9_.\-]{2,}(,[^:/]*)?:")
+
+
+class ShardError(RuntimeError):
+    """A shard cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """What a shard's attributes say about it."""
+
+    path: str
+    num_samples: int
+    image_codec: str
+    image_size: int
+    depth_size: int
+    keypoints_layout: str
+    attrs: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def _attr(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def validate_shard(handle: h5py.File, path: str | Path) -> ShardInfo:
+    """Check an open shard against the schema; return its attributes as a ShardInfo."""
+    attrs = {key: _attr(value) for key, value in handle.attrs.items()}
+    name = attrs.get(schema.ATTR_SCHEMA_NAME)
+    if name != schema.SCHEMA_NAME:
+        raise ShardError(f"{path}: not a pose3d shard (attribute {schema.ATTR_SCHEMA_NAME!r} = {name!r}, expected {schema.SCHEMA_NAME!r})")
+    version = attrs.get(schema.ATTR_SCHEMA_VERSION)
+    if version != schema.SCHEMA_VERSION:
+        raise ShardError(
+            f"{path}: shard schema_version {version!r} but this pose3d reads version {schema.SCHEMA_VERSION}; "
+            "rebuild the shard with this version (rerun chunk/split/shuffle)"
+        )
+    if schema.ATTR_NUM_SAMPLES not in attrs:
+        raise ShardError(f"{path}: attribute {schema.ATTR_NUM_SAMPLES!r} missing: the shard was never finished")
+    missing = [dataset for dataset in schema.ALL_DATASETS if dataset not in handle]
+    if missing:
+        raise ShardError(f"{path}: datasets missing: {missing}")
+    count = int(attrs[schema.ATTR_NUM_SAMPLES])
+    wrong = {d: handle[d].shape[0] for d in schema.ALL_DATASETS if handle[d].shape[0] != count}
+    if wrong:
+        raise ShardError(f"{path}: num_samples = {count} but datasets have lengths {wrong}")
+    codec = attrs.get(schema.ATTR_IMAGE_CODEC)
+    if codec not in ("jpeg", "raw"):
+        raise ShardError(f"{path}: unknown image codec {codec!r}")
+    return ShardInfo(
+        path=str(path),
+        num_samples=count,
+        image_codec=codec,
+        image_size=int(attrs.get(schema.ATTR_IMAGE_SIZE, 0)),
+        depth_size=int(attrs.get(schema.ATTR_DEPTH_SIZE, 0)),
+        keypoints_layout=str(attrs.get(schema.ATTR_KEYPOINTS_LAYOUT, "")),
+        attrs=attrs,
+    )
+
+
+def decode_image(payload: np.ndarray, codec: str, path: str | Path = "<shard>") -> np.ndarray:
+    """Stored image -> (S, S, 3) uint8 RGB. JPEG bytes are decoded with OpenCV."""
+    if codec == "raw":
+        return payload
+    image = cv2.imdecode(np.asarray(payload, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ShardError(f"{path}: an image in the shard is not a decodable JPEG")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+class ShardReader:
+    """One open, validated shard. Reads ranges or index lists into dicts of numpy arrays."""
+
+    def __init__(self, path: str | Path, rdcc_nbytes: int = 8 * 1024 * 1024) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ShardError(f"{self.path}: shard file not found")
+        try:
+            self._file = h5py.File(self.path, "r", rdcc_nbytes=rdcc_nbytes)
+        except OSError as error:
+            raise ShardError(f"{self.path}: not a readable HDF5 file (truncated or corrupt?): {error}") from None
+        try:
+            self.info = validate_shard(self._file, self.path)
+        except ShardError:
+            self._file.close()
+            raise
+        except (OSError, KeyError, RuntimeError) as error:
+            self._file.close()
+            raise ShardError(f"{self.path}: corrupt shard: {error}") from None
+
+    def __len__(self) -> int:
+        return self.info.num_samples
+
+    def read(self, start: int = 0, stop: int | None = None, datasets: Sequence[str] = schema.ALL_DATASETS) -> dict[str, Any]:
+        """Samples [start, stop) as arrays; images stay encoded (JPEG: an object array of byte arrays)."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        return self._read(lambda name: self._file[name][start:stop], datasets)
+
+    def read_indices(self, indices: np.ndarray, datasets: Sequence[str] = schema.ALL_DATASETS) -> dict[str, Any]:
+        """Samples at `indices` (any order) as arrays, in the order given."""
+        indices = np.asarray(indices, dtype=np.int64)
+        order = np.argsort(indices, kind="stable")
+        # h5py fancy indexing needs increasing indices; read sorted, then undo the sort.
+        sorted_indices = indices[order]
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return self._read(lambda name: self._file[name][sorted_indices][inverse], datasets)
+
+    def _read(self, fetch: Callable[[str], np.ndarray], datasets: Sequence[str]) -> dict[str, Any]:
+        try:
+            return {name: fetch(name) for name in datasets}
+        except (OSError, RuntimeError, ValueError) as error:
+            raise ShardError(f"{self.path}: cannot read the shard (truncated or corrupt?): {error}") from None
+
+    def decode(self, payload: np.ndarray) -> np.ndarray:
+        """One stored image -> (S, S, 3) uint8 RGB."""
+        return decode_image(payload, self.info.image_codec, self.path)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> ShardReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def shard_info(path: str | Path) -> ShardInfo:
+    """Validate a shard and return its attributes without keeping it open."""
+    with ShardReader(path) as reader:
+        return reader.info
+
+
+# -- remote shards and the local cache ---------------------------------------------------------
+
+
+def is_remote(path: str | Path) -> bool:
+    """True for rclone-style paths (`remote:folder/file.h5`, `rclone:remote:...`)."""
+    return bool(_REMOTE_PATTERN.match(str(path))) and not Path(str(path)).exists()
+
+
+Fetch = Callable[[str, Path], None]
+"""Copy a remote shard (`source`, as given) to a local file (`destination`)."""
+
+
+def rclone_fetch(source: str, destination: Path, rclone_config: str = "", retries: int = 3) -> None:
+    """Copy one remote file with the rclone binary (`rclone copyto`)."""
+    if shutil.which("rclone") is None:
+        raise ShardError(f"{source}: the shard is on a remote but the `rclone` binary is not on PATH")
+    remote = source.removeprefix("rclone:")
+    command = ["rclone", "copyto", remote, str(destination), "--retries", str(retries)]
+    if rclone_config:
+        command += ["--config", rclone_config]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ShardError(f"{source}: rclone copyto failed ({result.returncode}): {result.stderr.strip()[-500:]}")
+
+
+class ShardCache:
+    """Resolve shard paths to local files, copying remote ones into `cache_dir` once.
+
+    Local paths are returned unchanged unless `cache_local` is set (useful when the
+    "local" path is a slow network mount). A cached copy is reused when its size matches
+    the source's size where that is knowable (local sources), or when it exists (remotes).
+    """
+
+    def __init__(self, cache_dir: str | Path, fetch: Fetch | None = None, cache_local: bool = False) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.fetch = fetch or rclone_fetch
+        self.cache_local = cache_local
+
+    @classmethod
+    def from_storage(cls, storage: StorageConfig) -> ShardCache:
+        """The cache of `storage.cache_dir`, fetching with rclone (`storage.rclone_config`, `storage.retries`)."""
+        fetch = functools.partial(rclone_fetch, rclone_config=storage.rclone_config, retries=storage.retries)
+        return cls(storage.cache_dir, fetch=fetch)
+
+    def local_path(self, path: str | Path) -> Path:
+        text = str(path)
+        remote = is_remote(text)
+        if not remote and not self.cache_local:
+            return Path(text)
+        digest = hashlib.sha1(text.encode()).hexdigest()[:12]
+        target = self.cache_dir / f"{digest}-{Path(text.split(':')[-1]).name}"
+        if target.is_file() and (remote or target.stat().st_size == Path(text).stat().st_size):
+            return target
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.part-{os.getpid()}")
+        log.info("caching shard %s -> %s", text, target)
+        try:
+            if remote:
+                self.fetch(text, partial)
+            else:
+                shutil.copyfile(text, partial)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+
+def open_shard(path: str | Path, cache: ShardCache | None = None) -> ShardReader:
+    """Open and validate a shard, through the cache when one is given or the path is remote."""
+    if cache is None and is_remote(path):
+        raise ShardError(f"{path}: the shard is on a remote; pass a ShardCache (storage.cache_dir) to read it")
+    return ShardReader(cache.local_path(path) if cache is not None else path)

@@ -1,0 +1,1 @@
+"""Training: the streaming shard dataset, augmentation, losses and the trainer."""

@@ -1,0 +1,231 @@
+"""`ShardDataset`: a torch IterableDataset that streams samples from HDF5 shards.
+
+Sample contract (one sample, a dict of numpy values; DataLoader's default collate turns
+each into a batched torch tensor with a leading batch axis B):
+
+| key            | dtype / shape        | meaning                                                        |
+|----------------|----------------------|----------------------------------------------------------------|
+| image          | float32 (3, S, S)    | RGB person crop in [0, 1]                                      |
+| depth          | float32 (1, Sd, Sd)  | depth crop aligned with the image crop, metres, 0 = no surface |
+| keypoints_2d   | float32 (17, 3)      | x, y in image-crop pixels + score; layout from `keypoints_layout(paths)` |
+| joints_3d      | float32 (17, 3)      | Human3.6M-17 joints, camera space, mm, absolute                |
+| intrinsics     | float32 (4,)         | fx, fy, cx, cy of the ORIGINAL image (crop's: geometry.crop_intrinsics) |
+| crop           | float32 (3,)         | x0, y0, scale: original pixel = crop pixel * scale + (x0, y0)   |
+| subject, action, subaction, camera, frame | int64 () | provenance                              |
+
+`transform` (e.g. the augmentor) receives exactly this dict and must return one in the same
+contract; it runs inside the DataLoader worker.
+
+Work division: the shards' samples form one global index range, cut into contiguous pieces,
+one per (DDP rank, DataLoader worker) consumer, sizes differing by at most one sample. So
+every sample is seen exactly once per epoch across all ranks and workers, and nothing is
+dropped. Ranks may thus differ by one sample; `even_ranks=True` instead gives every rank
+exactly floor(N / world_size) samples by leaving out the last N mod world_size samples of
+that epoch's order (a different few each epoch when training), which DDP needs to keep
+ranks in step. Rank and world size come from torch.distributed when it is initialised, else
+from the RANK / WORLD_SIZE environment variables set by torchrun.
+
+Training mode (default): each epoch (`set_epoch`) reseeds a permutation of the shard
+order, reads its piece in blocks in a random block order, and mixes samples through an
+in-memory shuffle buffer of `shuffle_buffer` samples. Evaluation mode (`evaluation=True`):
+shards in the given order, samples in file order, no buffer, no epoch dependence.
+
+HDF5 files are opened lazily inside `__iter__` (i.e. inside each worker, after the fork) and
+closed when the iteration ends. Use `persistent_workers=False` (the default): persistent
+workers keep their own copy of the dataset and would not see `set_epoch`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from pose3d.shards import schema
+from pose3d.shards.reader import ShardCache, ShardError, ShardInfo, decode_image, open_shard
+
+Sample = dict[str, Any]
+READ_BLOCK = 64  # samples read from a shard at once
+
+
+def keypoints_layout(paths: Sequence[str | Path], cache: ShardCache | None = None) -> str:
+    """The 2D keypoint layout ("coco17" | "h36m17") shared by all shards; mixed layouts are an error."""
+    infos = []
+    for path in paths:
+        with open_shard(path, cache) as reader:
+            infos.append(reader.info)
+    return keypoints_layout_of(infos)
+
+
+def distributed_rank_and_size() -> tuple[int, int]:
+    """(rank, world_size) from torch.distributed if initialised, else RANK / WORLD_SIZE, else (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _pieces(lengths: Sequence[int], order: Sequence[int], start: int, stop: int) -> list[tuple[int, int, int]]:
+    """Global range [start, stop) over shards concatenated in `order` -> (shard, begin, end) pieces."""
+    pieces, offset = [], 0
+    for shard in order:
+        begin, end = max(start, offset), min(stop, offset + lengths[shard])
+        if begin < end:
+            pieces.append((shard, begin - offset, end - offset))
+        offset += lengths[shard]
+    return pieces
+
+
+class ShardDataset(IterableDataset):
+    """Stream samples of the sample contract above from a list of shard paths."""
+
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        shuffle_buffer: int = 0,
+        seed: int = 0,
+        transform: Callable[[Sample], Sample] | None = None,
+        evaluation: bool = False,
+        even_ranks: bool = False,
+        cache: ShardCache | None = None,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.paths = [str(path) for path in paths]
+        if not self.paths:
+            raise ShardError("ShardDataset needs at least one shard")
+        self.cache = cache
+        # Validate every shard now (and learn its length); nothing stays open before the fork.
+        self.infos: list[ShardInfo] = []
+        for path in self.paths:
+            with open_shard(path, cache) as reader:
+                self.infos.append(reader.info)
+        self.keypoints_layout = keypoints_layout_of(self.infos)
+        self.shuffle_buffer = 0 if evaluation else max(0, int(shuffle_buffer))
+        self.seed = int(seed)
+        self.transform = transform
+        self.evaluation = evaluation
+        self.even_ranks = even_ranks
+        self._rank, self._world_size = rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed the order for `epoch` (call before iterating, in the main process)."""
+        self.epoch = int(epoch)
+
+    @property
+    def total_samples(self) -> int:
+        return sum(info.num_samples for info in self.infos)
+
+    def _rank_world(self) -> tuple[int, int]:
+        rank, world = distributed_rank_and_size()
+        rank = rank if self._rank is None else self._rank
+        world = world if self._world_size is None else self._world_size
+        if not 0 <= rank < world:
+            raise ValueError(f"rank {rank} outside world size {world}")
+        return rank, world
+
+    def _rank_range(self) -> tuple[int, int]:
+        """This rank's [start, stop) in the epoch's global sample order."""
+        rank, world = self._rank_world()
+        total = self.total_samples
+        if self.even_ranks:
+            per_rank = total // world
+            return rank * per_rank, (rank + 1) * per_rank
+        return rank * total // world, (rank + 1) * total // world
+
+    def __len__(self) -> int:
+        """Samples this rank yields per epoch (over all its DataLoader workers)."""
+        start, stop = self._rank_range()
+        return stop - start
+
+    def _pieces_for_this_worker(self) -> list[tuple[int, int, int]]:
+        start, stop = self._rank_range()
+        worker = get_worker_info()
+        worker_id, num_workers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        count = stop - start
+        begin = start + worker_id * count // num_workers
+        end = start + (worker_id + 1) * count // num_workers
+        lengths = [info.num_samples for info in self.infos]
+        if self.evaluation:
+            order = list(range(len(self.paths)))
+        else:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.paths)).tolist()
+        return _pieces(lengths, order, begin, end)
+
+    def __iter__(self) -> Iterator[Sample]:
+        rank, _world = self._rank_world()
+        worker = get_worker_info()
+        worker_id = worker.id if worker is not None else 0
+        rng = np.random.default_rng([self.seed, self.epoch, rank, worker_id])
+        rows = self._read_rows(self._pieces_for_this_worker(), rng)
+        if self.shuffle_buffer > 1:
+            rows = _shuffle_buffer(rows, self.shuffle_buffer, rng)
+        # Decode after the buffer, so it holds encoded images, not float arrays.
+        for row, shard in rows:
+            sample = _to_sample(row, self.infos[shard])
+            yield self.transform(sample) if self.transform is not None else sample
+
+    def _read_rows(self, pieces: list[tuple[int, int, int]], rng: np.random.Generator) -> Iterator[tuple[dict, int]]:
+        """Stored samples (images still encoded) of this worker's pieces, with their shard index."""
+        blocks = [(shard, b, min(b + READ_BLOCK, end)) for shard, begin, end in pieces for b in range(begin, end, READ_BLOCK)]
+        if not self.evaluation:
+            blocks = [blocks[i] for i in rng.permutation(len(blocks))]
+        readers: dict[int, Any] = {}
+        try:
+            for shard, begin, end in blocks:
+                if shard not in readers:
+                    readers[shard] = open_shard(self.paths[shard], self.cache)
+                batch = readers[shard].read(begin, end)
+                for i in range(end - begin):
+                    # Copies, so a buffered row does not keep its whole block alive.
+                    yield {name: np.array(values[i]) for name, values in batch.items()}, shard
+        finally:
+            for reader in readers.values():
+                reader.close()
+
+
+def keypoints_layout_of(infos: Sequence[ShardInfo]) -> str:
+    """The keypoint layout shared by validated shards; mixed layouts are an error."""
+    layouts = {info.path: info.keypoints_layout for info in infos}
+    if not layouts:
+        raise ShardError("no shards given")
+    if len(set(layouts.values())) > 1:
+        raise ShardError(f"shards mix keypoint layouts: {layouts}")
+    return next(iter(layouts.values()))
+
+
+def _to_sample(row: dict[str, Any], info: ShardInfo) -> Sample:
+    """One stored row -> one sample in the contract (image decoded)."""
+    image = decode_image(row[schema.IMAGE], info.image_codec, info.path)
+    sample: Sample = {
+        "image": np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0),
+        "depth": row[schema.DEPTH].astype(np.float32)[None],
+        "keypoints_2d": row[schema.KEYPOINTS_2D].astype(np.float32),
+        "joints_3d": row[schema.JOINTS_3D].astype(np.float32),
+        "intrinsics": row[schema.INTRINSICS].astype(np.float32),
+        "crop": row[schema.CROP].astype(np.float32),
+    }
+    for name in schema.PROVENANCE:
+        sample[name] = np.int64(row[name])
+    return sample
+
+
+def _shuffle_buffer(items: Iterator[Any], size: int, rng: np.random.Generator) -> Iterator[Any]:
+    """Yield items in a locally random order, holding at most `size` of them."""
+    buffer: list[Any] = []
+    for item in items:
+        if len(buffer) < size:
+            buffer.append(item)
+            continue
+        index = int(rng.integers(size))
+        yield buffer[index]
+        buffer[index] = item
+    for index in rng.permutation(len(buffer)):
+        yield buffer[index]

@@ -1,0 +1,108 @@
+"""Small inputs for the shard tests: preprocessed sequence files with their images, and shard batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+
+from pose3d.datasets.layout import SequenceId
+from pose3d.shards import schema
+from pose3d.shards.writer import encode_image, write_shard
+
+IMAGE_WIDTH = IMAGE_HEIGHT = 96
+
+
+def write_preprocessed(
+    root: Path, out_dir: Path, sequence: SequenceId, frames: list[int], depth_size: int = 16,
+    bad_status: tuple[int, ...] = (), missing_images: tuple[int, ...] = (),
+) -> Path:
+    """A preprocess-format file for `frames` of `sequence`, plus its images under `root/images`.
+
+    Each image is a smooth colour gradient whose green channel encodes the frame number,
+    so crops are distinguishable. Frames in `bad_status` get status 1; frames in
+    `missing_images` have no image file.
+    """
+    rng = np.random.default_rng(hash(sequence.name) % 2**32)
+    n = len(frames)
+    files = []
+    for frame in frames:
+        name = sequence.image_name(frame)
+        files.append(name)
+        if frame in missing_images:
+            continue
+        path = root / "images" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yy, xx = np.mgrid[0:IMAGE_HEIGHT, 0:IMAGE_WIDTH]
+        bgr = np.stack([xx * 2, np.full_like(xx, frame % 256), yy * 2], axis=-1).astype(np.uint8)
+        cv2.imwrite(str(path), bgr)
+    keypoints = np.concatenate(
+        [rng.uniform(30, 66, size=(n, 17, 2)), rng.uniform(0.5, 1, size=(n, 17, 1))], axis=-1
+    ).astype(np.float32)
+    crop = np.tile(np.array([[20.0, 18.0, 56.0]], dtype=np.float32), (n, 1))
+    joints = rng.normal(0, 300, size=(n, 17, 3)).astype(np.float32)
+    joints[..., 2] += 4000
+    status = np.array([1 if f in bad_status else 0 for f in frames], dtype=np.uint8)
+    path = out_dir / f"{sequence.name}.h5"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as handle:
+        handle.attrs.update(
+            {
+                "schema": "pose3d.preprocessed", "schema_version": 1, "sequence": sequence.name,
+                "subject": sequence.subject, "action": sequence.action, "subaction": sequence.subaction,
+                "camera": sequence.camera, "keypoints_layout": "h36m17", "keypoints_backend": "groundtruth",
+                "depth_backend": "dataset", "depth_size": depth_size, "crop_padding": 1.25,
+                "image_width": IMAGE_WIDTH, "image_height": IMAGE_HEIGHT,
+            }
+        )
+        handle["frame"] = np.asarray(frames, dtype=np.int32)
+        handle.create_dataset("image_file", data=files, dtype=h5py.string_dtype("utf-8"))
+        handle["status"] = status
+        handle["keypoints_2d"] = keypoints
+        handle["box"] = np.tile(np.array([[25, 20, 70, 72]], dtype=np.float32), (n, 1))
+        handle["person_score"] = np.ones(n, dtype=np.float32)
+        handle["crop"] = crop
+        handle["depth"] = rng.uniform(3, 5, size=(n, depth_size, depth_size)).astype(np.float16)
+        handle["focal_estimate"] = np.full(n, 100.0, dtype=np.float32)
+        handle["joints_cam_mm"] = joints
+        handle["intrinsics"] = np.tile(np.array([[100, 100, 48, 48]], dtype=np.float32), (n, 1))
+    return path
+
+
+def make_batch(subject: int, count: int, codec: str = "jpeg", image_size: int = 16, depth_size: int = 8,
+               action: int = 2, camera: int = 1, first_frame: int = 0, seed: int = 0) -> dict:
+    """`count` shard samples of one subject with distinct frame numbers (random content)."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(count, image_size, image_size, 3), dtype=np.uint8)
+    return {
+        schema.IMAGE: [encode_image(image, codec) for image in images] if codec == "jpeg" else images,
+        schema.DEPTH: rng.uniform(0, 5, size=(count, depth_size, depth_size)).astype(np.float16),
+        schema.KEYPOINTS_2D: rng.uniform(0, image_size, size=(count, 17, 3)).astype(np.float32),
+        schema.JOINTS_3D: rng.normal(0, 500, size=(count, 17, 3)).astype(np.float32),
+        schema.INTRINSICS: np.tile(np.array([100, 100, 50, 50], dtype=np.float32), (count, 1)),
+        schema.CROP: rng.uniform(0, 10, size=(count, 3)).astype(np.float32),
+        schema.SUBJECT: np.full(count, subject),
+        schema.ACTION: np.full(count, action),
+        schema.SUBACTION: np.ones(count, dtype=int),
+        schema.CAMERA: np.full(count, camera),
+        schema.FRAME: np.arange(first_frame, first_frame + count),
+    }
+
+
+def write_test_shard(path: Path, subject: int, count: int, codec: str = "jpeg", **batch_args) -> Path:
+    """A finished shard of `count` samples of `subject` (image_size 16, depth_size 8)."""
+    return write_shard(
+        path, make_batch(subject, count, codec, **batch_args), image_size=batch_args.get("image_size", 16),
+        depth_size=batch_args.get("depth_size", 8), image_codec=codec, keypoints_layout="h36m17", source="test",
+    )
+
+
+def sample_keys(paths: list[Path]) -> list[tuple[int, ...]]:
+    """(subject, action, subaction, camera, frame) of every sample in the shards, in file order."""
+    keys = []
+    for path in paths:
+        with h5py.File(path, "r") as handle:
+            keys += list(zip(*(handle[name][()].tolist() for name in schema.PROVENANCE), strict=True))
+    return keys
