@@ -1,0 +1,170 @@
+"""The SLURM profile against a real scheduler: a single-node cluster started by the test itself.
+
+Runs the workflow through `--profile profiles/slurm-ci` (snakemake-executor-plugin-slurm) and checks
+that jobs really went through SLURM (their job ids known to slurmctld), that outputs appear, and
+that a failing rule fails the run. Those tests (marked `slurm`) need root and Debian's slurm-wlm +
+munge (tools/install-system-packages.sh) and skip with the reason otherwise. The site profile
+profiles/slurm-gpu is checked by a dry run, which needs no cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT, tiny_config_dict
+from tests.slurm_cluster import SlurmCluster, unavailable_reason
+
+PROFILE = REPO_ROOT / "profiles" / "slurm-ci"
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
+RUN_TIMEOUT_S = 600  # a hung scheduler fails the test instead of hanging CI
+
+# Two sequences (S1 and S9): synthesize, then 2 x preprocess side by side on the 2-CPU node. Every job
+# costs seconds of snakemake start-up inside it plus the plugin's status polling, so the DAG is short;
+# benchmarks/bench_slurm.py runs the longer one down to split.
+SLURM_DATASET = {"subjects": [1, 9], "actions": [2], "subactions": [1], "cameras": [1]}
+
+
+def preprocess_targets(config: dict) -> list[str]:
+    """preprocess outputs of every configured sequence: building them runs synthesize first."""
+    from pose3d.config import config_from_dict
+    from pose3d.datasets.layout import sequence_ids
+
+    dataset = config_from_dict(config).dataset
+    names = [
+        seq.name
+        for seq in sequence_ids(dataset.subjects, dataset.actions, dataset.subactions, dataset.cameras)
+    ]
+    return [f"results/preprocessed/{name}.{ext}" for name in names for ext in ("h5", "report.json")]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with SlurmCluster() as running:
+        yield running
+
+
+def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake in `workdir` through the CI SLURM profile; its log is saved next to the outputs."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--profile",
+        str(PROFILE),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=workdir, timeout=RUN_TIMEOUT_S
+    )
+    (workdir / "snakemake.log").write_text(result.stdout + result.stderr)
+    return result
+
+
+def submitted_job_ids(result: subprocess.CompletedProcess) -> list[str]:
+    return SUBMITTED.findall(result.stdout + result.stderr)
+
+
+def describe(result: subprocess.CompletedProcess, cluster: SlurmCluster) -> str:
+    return f"snakemake exit {result.returncode}\n{(result.stdout + result.stderr)[-6000:]}\n{cluster.log_tails()}"
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_data_stages_run_as_slurm_jobs(cluster, tmp_path):
+    """synthesize -> preprocess of a tiny dataset, every job submitted with sbatch and run by slurmd."""
+    config = tiny_config_dict(tmp_path / "resources" / "synthetic", dataset=SLURM_DATASET)
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    targets = preprocess_targets(config)
+
+    result = run_snakemake(
+        tmp_path, "--snakefile", str(REPO_ROOT / "Snakefile"), f"--configfile={config_path}", *targets
+    )
+
+    assert result.returncode == 0, describe(result, cluster)
+    for target in targets:
+        assert (tmp_path / target).stat().st_size > 0, target
+    job_ids = submitted_job_ids(result)
+    assert len(job_ids) == 3, describe(result, cluster)  # synthesize, 2 x preprocess
+    records = {job_id: cluster.show_job(job_id) for job_id in job_ids}
+    for job_id, record in records.items():
+        assert "JobState=COMPLETED" in record, f"job {job_id}:\n{record}"
+        assert f"WorkDir={tmp_path}" in record
+        assert "Partition=debug" in record
+    # The CI profile's set-resources reached sbatch: preprocess jobs asked for 1000 MB, not the rule's own.
+    preprocess_jobs = [record for record in records.values() if "Comment=rule_preprocess" in record]
+    assert len(preprocess_jobs) == 2, records
+    assert all("MinMemoryNode=1000M" in record for record in preprocess_jobs), preprocess_jobs
+
+
+# One job: each SLURM job costs seconds of snakemake start-up plus the plugin's status polling.
+FAILING_SNAKEFILE = """
+rule broken:
+    output: "broken.txt"
+    shell: "echo 'broken on purpose' >&2; exit 3"
+"""
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_failing_rule_fails_the_run(cluster, tmp_path):
+    """A job that exits non-zero on the cluster makes snakemake fail, naming the SLURM job."""
+    snakefile = tmp_path / "Snakefile"
+    snakefile.write_text(FAILING_SNAKEFILE)
+
+    result = run_snakemake(tmp_path, "--snakefile", str(snakefile))
+
+    assert result.returncode != 0, describe(result, cluster)
+    assert not (tmp_path / "broken.txt").exists()
+    job_ids = submitted_job_ids(result)
+    assert len(job_ids) == 1, describe(result, cluster)
+    failed = cluster.show_job(job_ids[0])
+    assert "JobState=FAILED" in failed, failed
+    slurm_log = tmp_path / ".snakemake" / "slurm_logs" / "rule_broken" / f"{job_ids[0]}.log"
+    # The rule ran on the cluster, and its stderr came back in the SLURM log.
+    assert "broken on purpose" in slurm_log.read_text()
+    assert "Error in rule broken" in result.stdout + result.stderr, describe(result, cluster)
+
+
+def test_site_profile_sends_gpu_rules_to_gpus(tmp_path):
+    """profiles/slurm-gpu (no cluster needed: a dry run): GPU partition and GPU counts from the config."""
+    config = tiny_config_dict(
+        tmp_path / "resources" / "synthetic",
+        dataset=SLURM_DATASET,
+        perception={"keypoints": {"backend": "yolo"}, "device": "auto"},
+        train={"gpus": 2, "device": "auto"},
+    )
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    command = [
+        sys.executable, "-m", "snakemake", "--profile", str(REPO_ROOT / "profiles" / "slurm-gpu"),
+        "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(tmp_path),
+        f"--configfile={config_path}", "--dry-run",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    resources = {}  # rule -> its last "resources:" line
+    rule = None
+    for line in result.stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+        elif line.strip().startswith("resources:") and rule:
+            resources[rule] = line
+    assert "slurm_partition=gpu" in resources["preprocess"] and "gpu=1" in resources["preprocess"]
+    assert "slurm_partition=gpu" in resources["train"] and "gpu=2" in resources["train"]  # train.gpus
+    assert "slurm_partition=cpu" in resources["chunk"] and "gpu=" not in resources["chunk"]
+    assert "cpus_per_task=16" in resources["train"]
