@@ -8,9 +8,8 @@ y down, z forward; Human3.6M cameras map `X_cam = R @ X_world + t`, and
 
 from __future__ import annotations
 
-from typing import Any
-
 import sys
+from typing import Any
 
 import numpy as np
 

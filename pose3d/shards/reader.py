@@ -35,7 +35,14 @@ log = logging.getLogger(__name__)
 
 # `name:path` with a name of two characters or more (one letter would be a Windows drive), or an
 # on-the-fly backend such as `:local:/path` or `:sftp,host=x:path`.
-_REMOTE_PATTERN = re.compile(r"^(rclone:)?:?[A-Za-z0-9_.\-]{2,}(,[^:/]*)?:")
+_REMOTE_PATTERN = re.compile(r"^(rclone:)?(:[A-Za-z0-9_\-]+[,:]|[A-Za-z0-9_.\-]{2,}:)")
+# Secrets inside on-the-fly remotes (`:webdav,url=...,user=u,pass=x:path`) and rclone messages.
+_SECRET_PATTERN = re.compile(r"((?:pass|password|token|key|secret|client_secret)\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^,:\s]+)", re.I)
+
+
+def redact_secrets(text: str) -> str:
+    """Replace the values of password/token-like settings with `***` before anything logs them."""
+    return _SECRET_PATTERN.sub(r"\1***", text)
 
 
 class ShardError(RuntimeError):
@@ -189,14 +196,15 @@ Fetch = Callable[[str, Path], None]
 def rclone_fetch(source: str, destination: Path, rclone_config: str = "", retries: int = 3) -> None:
     """Copy one remote file with the rclone binary (`rclone copyto`)."""
     if shutil.which("rclone") is None:
-        raise ShardError(f"{source}: the shard is on a remote but the `rclone` binary is not on PATH")
+        raise ShardError(f"{redact_secrets(source)}: the shard is on a remote but the `rclone` binary is not on PATH")
     remote = source.removeprefix("rclone:")
     command = ["rclone", "copyto", remote, str(destination), "--retries", str(retries)]
     if rclone_config:
         command += ["--config", rclone_config]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise ShardError(f"{source}: rclone copyto failed ({result.returncode}): {result.stderr.strip()[-500:]}")
+        message = redact_secrets(result.stderr.strip()[-500:])
+        raise ShardError(f"{redact_secrets(source)}: rclone copyto failed ({result.returncode}): {message}")
 
 
 class ShardCache:
