@@ -34,13 +34,16 @@ def _preprocess_lines(results: Path) -> list[str]:
     reports = sorted((results / "preprocessed").glob("*.report.json"))
     if not reports:
         return []
-    totals: dict[str, int] = {}
+    seen = kept = 0
+    skipped: dict[str, int] = {}
     for report in reports:
-        for key, value in (_load_json(report) or {}).items():
-            if isinstance(value, int):
-                totals[key] = totals.get(key, 0) + value
-    detail = ", ".join(f"{key} {value}" for key, value in sorted(totals.items()))
-    return [f"preprocess: {len(reports)} sequences ({detail})"]
+        content = _load_json(report) or {}
+        seen += int(content.get("frames_seen", 0))
+        kept += int(content.get("frames_kept", 0))
+        for reason, detail in (content.get("skipped") or {}).items():
+            skipped[reason] = skipped.get(reason, 0) + int(detail.get("count", 0))
+    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(skipped.items()) if count) or "none"
+    return [f"preprocess: {len(reports)} sequences, {kept}/{seen} frames kept (skipped: {reasons})"]
 
 
 def _shard_lines(results: Path) -> list[str]:

@@ -1,0 +1,110 @@
+"""Metric tables of an evaluation: per action (averaged over actions, as the literature does) and per joint.
+
+Writes `metrics.json`, `per_action.csv` and `metrics.md`, each through a temporary name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pose3d import metrics
+from pose3d.datasets.layout import ACTIONS
+from pose3d.skeleton import H36M17
+
+METRIC_NAMES = ("mpjpe", "pa_mpjpe", "n_mpjpe")
+METRIC_TITLES = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "n_mpjpe": "N-MPJPE"}
+
+
+def action_name(action: Any) -> str:
+    """Human3.6M action_idx -> its name (`Directions`); unknown ids stay numbers."""
+    try:
+        return ACTIONS.get(int(action), str(action))
+    except (TypeError, ValueError):
+        return str(action)
+
+
+def per_sample_errors(predicted_mm: np.ndarray, true_mm: np.ndarray) -> dict[str, np.ndarray]:
+    """Each metric per sample (N,) in mm, for (N, 17, 3) camera-space joints."""
+    predicted_mm = np.asarray(predicted_mm, dtype=np.float64)
+    true_mm = np.asarray(true_mm, dtype=np.float64)
+    return {name: np.asarray(metrics.METRICS[name](predicted_mm, true_mm)) for name in METRIC_NAMES}
+
+
+def summarize(predicted_mm: np.ndarray, true_mm: np.ndarray, actions: np.ndarray) -> dict[str, Any]:
+    """Per-action table (keys: action names, `average`, `all_samples`) and per-joint MPJPE, mm."""
+    errors = per_sample_errors(predicted_mm, true_mm)
+    table = metrics.per_action_table(errors, actions)
+    per_action = {
+        (key if key in ("average", "all_samples") else action_name(key)): values for key, values in table.items()
+    }
+    per_joint = metrics.per_joint_error(np.asarray(predicted_mm, np.float64), np.asarray(true_mm, np.float64)).mean(0)
+    return {
+        "average": per_action.pop("average"),
+        "all_samples": per_action.pop("all_samples"),
+        "per_action": per_action,
+        "per_joint_mpjpe": {name: float(v) for name, v in zip(H36M17.joint_names, per_joint, strict=True)},
+    }
+
+
+def _replace_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _rows(results: dict[str, Any], counts: dict[str, int]) -> list[list[Any]]:
+    """One row per action then `average`: action, samples, model metrics..., baseline metrics..."""
+    model, baseline = results["model"], results["baseline"]
+    rows = []
+    for action in [*model["per_action"], "average"]:
+        model_row = model["average"] if action == "average" else model["per_action"][action]
+        baseline_row = baseline["average"] if action == "average" else baseline["per_action"][action]
+        rows.append(
+            [action, counts.get(action, sum(counts.values()))]
+            + [model_row[m] for m in METRIC_NAMES]
+            + [baseline_row[m] for m in METRIC_NAMES]
+        )
+    return rows
+
+
+def _header() -> list[str]:
+    return ["action", "samples"] + [f"model_{m}" for m in METRIC_NAMES] + [f"baseline_{m}" for m in METRIC_NAMES]
+
+
+def write_reports(results: dict[str, Any], actions: np.ndarray, out_dir: str | Path) -> None:
+    """metrics.json (everything), per_action.csv and metrics.md (model beside the baseline), in mm."""
+    out_dir = Path(out_dir)
+    names, counts_array = np.unique([action_name(a) for a in actions], return_counts=True)
+    counts = {str(n): int(c) for n, c in zip(names, counts_array, strict=True)}
+    _replace_text(out_dir / "metrics.json", json.dumps(results, indent=2) + "\n")
+    rows = _rows(results, counts)
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(_header())
+    for row in rows:
+        writer.writerow([f"{v:.2f}" if isinstance(v, float) else v for v in row])
+    _replace_text(out_dir / "per_action.csv", buffer.getvalue())
+
+    titles = [METRIC_TITLES[m] for m in METRIC_NAMES]
+    lines = [
+        f"# Evaluation of `{results['model_name']}` on {results['num_samples']} test samples",
+        "",
+        "Errors in mm. `average` is the mean over actions (each action weighs the same), as the literature reports.",
+        f"Baseline: the training set's mean root-relative pose. MPJPE model / baseline = {results['mpjpe_ratio_to_baseline']:.3f}.",
+        "",
+        "| action | samples | " + " | ".join(titles) + " | " + " | ".join(f"baseline {t}" for t in titles) + " |",
+        "|---|---:|" + "---:|" * (2 * len(titles)),
+    ]
+    for row in rows:
+        cells = [f"**{row[0]}**" if row[0] == "average" else str(row[0]), str(row[1])] + [f"{v:.1f}" for v in row[2:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    _replace_text(out_dir / "metrics.md", "\n".join(lines) + "\n")

@@ -1,0 +1,146 @@
+"""Evaluate a trained checkpoint on the test shards and write its reports and figures.
+
+Outputs in `out_dir`: metrics.json, per_action.csv, metrics.md, per_joint.png, worst_median.png.
+The mean-pose baseline (from the train shards) is measured in the same run and reported beside.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pose3d.config import Config
+from pose3d.evaluate.baseline import baseline_predictions, mean_root_relative_pose
+from pose3d.evaluate.plots import plot_per_joint, plot_worst_median_sheet, worst_and_median
+from pose3d.evaluate.report import action_name, per_sample_errors, summarize, write_reports
+from pose3d.shards import schema
+from pose3d.shards.reader import ShardReader
+from pose3d.training.previews import crop_with_keypoints
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Predictions:
+    """A model's output on the test set, in evaluation order (shards as given, samples in file order)."""
+
+    predicted_mm: np.ndarray  # (N, 17, 3) camera space
+    true_mm: np.ndarray  # (N, 17, 3) camera space
+    provenance: dict[str, np.ndarray]  # subject, action, subaction, camera, frame: (N,) each
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, test_shards: Sequence[str | Path], batch_size: int, num_workers: int,
+            device: torch.device) -> Predictions:
+    """Run `model` over every test sample once, in order."""
+    from torch.utils.data import DataLoader
+
+    from pose3d.training.dataset import ShardDataset
+
+    dataset = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=min(num_workers, len(dataset.paths)))
+    predicted, true = [], []
+    provenance: dict[str, list[np.ndarray]] = {name: [] for name in schema.PROVENANCE}
+    model.eval()
+    for batch in tqdm(loader, desc="evaluate", unit="batch", dynamic_ncols=True):
+        inputs = {key: value.to(device) if torch.is_tensor(value) else value for key, value in batch.items()}
+        predicted.append(model(inputs)["joints_mm"].float().cpu().numpy())
+        true.append(batch["joints_3d"].numpy())
+        for name in schema.PROVENANCE:
+            provenance[name].append(batch[name].numpy())
+    if not predicted:
+        raise ValueError(f"evaluation: the test shards hold no samples: {[str(p) for p in test_shards]}")
+    return Predictions(
+        np.concatenate(predicted).astype(np.float64),
+        np.concatenate(true).astype(np.float64),
+        {name: np.concatenate(values) for name, values in provenance.items()},
+    )
+
+
+def sample_crops(
+    test_shards: Sequence[str | Path], wanted: dict[int, tuple[int, ...]], keypoints_layout: str
+) -> dict[int, np.ndarray]:
+    """Crops (with their 2D keypoints drawn) of the samples `wanted` = {sample index: provenance}.
+
+    Samples are found by their provenance (subject, action, subaction, camera, frame), not by
+    position: DataLoader workers interleave their batches, so prediction order is not file order.
+    """
+    crops: dict[int, np.ndarray] = {}
+    by_provenance = {tuple(int(v) for v in key): index for index, key in wanted.items()}
+    for path in test_shards:
+        with ShardReader(path) as reader:
+            ids = np.stack([reader.read(datasets=(name,))[name] for name in schema.PROVENANCE], axis=1)
+            for row, key in enumerate(map(tuple, ids.tolist())):
+                if key in by_provenance and by_provenance[key] not in crops:
+                    sample = reader.read(row, row + 1, datasets=(schema.IMAGE, schema.KEYPOINTS_2D))
+                    image = reader.decode(sample[schema.IMAGE][0])
+                    crops[by_provenance[key]] = crop_with_keypoints(image, sample[schema.KEYPOINTS_2D][0], keypoints_layout)
+    return crops
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    test_shards: Sequence[str | Path],
+    train_shards: Sequence[str | Path],
+    out_dir: str | Path,
+    config: Config,
+) -> dict[str, Any]:
+    """Evaluate `checkpoint` against the mean-pose baseline; write every report; return metrics.json's content."""
+    from pose3d.models.registry import load_model_from_checkpoint
+    from pose3d.training.distributed import resolve_device
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.train.device)
+    model, state = load_model_from_checkpoint(checkpoint, device)
+    model_name, layout = state["model_name"], state["keypoints_layout"]
+    predictions = predict(model, test_shards, config.evaluate.batch_size, config.train.num_workers, device)
+    mean_pose = mean_root_relative_pose(train_shards)
+    baseline = baseline_predictions(mean_pose, predictions.true_mm)
+    actions = predictions.provenance[schema.ACTION]
+
+    model_summary = summarize(predictions.predicted_mm, predictions.true_mm, actions)
+    baseline_summary = summarize(baseline, predictions.true_mm, actions)
+    results = {
+        "model_name": model_name,
+        "checkpoint": str(checkpoint),
+        "checkpoint_epoch": int(state.get("epoch", 0)),
+        "num_samples": int(len(actions)),
+        "units": "mm",
+        "model": model_summary,
+        "baseline": {"description": "training-set mean root-relative pose", **baseline_summary},
+        "mpjpe_ratio_to_baseline": model_summary["average"]["mpjpe"] / max(baseline_summary["average"]["mpjpe"], 1e-9),
+        "mean_pose_mm": mean_pose.round(2).tolist(),
+    }
+    write_reports(results, actions, out_dir)
+
+    plot_per_joint(
+        list(model_summary["per_joint_mpjpe"].values()), list(baseline_summary["per_joint_mpjpe"].values()),
+        out_dir / "per_joint.png", f"{model_name}: per-joint MPJPE on {len(actions)} test samples",
+    )
+    errors = per_sample_errors(predictions.predicted_mm, predictions.true_mm)["mpjpe"]
+    prov = predictions.provenance
+    labels = [
+        f"S{prov['subject'][i]} {action_name(prov['action'][i])} c{prov['camera'][i]} f{prov['frame'][i]}"
+        for i in range(len(errors))
+    ]
+    count = config.evaluate.sheet_samples
+    worst, median = worst_and_median(errors, count)
+    ids = np.stack([prov[name] for name in schema.PROVENANCE], axis=1)
+    crops = sample_crops(test_shards, {int(i): tuple(ids[i]) for i in (*worst, *median)}, layout)
+    plot_worst_median_sheet(
+        predictions.predicted_mm, predictions.true_mm, errors, labels, count, out_dir / "worst_median.png", crops
+    )
+    log.info(
+        "%s: MPJPE %.1f mm, PA-MPJPE %.1f mm (baseline %.1f / %.1f mm) on %d samples",
+        model_name, model_summary["average"]["mpjpe"], model_summary["average"]["pa_mpjpe"],
+        baseline_summary["average"]["mpjpe"], baseline_summary["average"]["pa_mpjpe"], len(actions),
+    )
+    return results

@@ -1,0 +1,84 @@
+"""A CNN pose model: a timm backbone over RGB + depth + keypoint heatmaps as input channels."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import timm
+import torch
+from torch import nn
+
+from pose3d.config import CnnConfig
+from pose3d.models import common
+
+log = logging.getLogger(__name__)
+
+
+def create_backbone(config: CnnConfig, in_chans: int) -> nn.Module:
+    """A timm feature extractor (global-pooled, no classifier) with `in_chans` input channels.
+
+    `config.pretrained` is false (random init) or a local checkpoint file; its RGB first-layer
+    weights are adapted to `in_chans` by timm. Nothing is ever downloaded.
+    """
+    pretrained = config.pretrained
+    if pretrained is False or pretrained in ("", None):
+        return timm.create_model(config.backbone, pretrained=False, in_chans=in_chans, num_classes=0)
+    if pretrained is True:
+        raise ValueError(
+            "config key 'model.cnn.pretrained': true would download weights; give a local checkpoint path instead"
+        )
+    path = Path(str(pretrained))
+    if not path.is_file():
+        raise FileNotFoundError(f"config key 'model.cnn.pretrained': checkpoint file {path} does not exist")
+    log.info("loading %s backbone weights from %s", config.backbone, path)
+    return timm.create_model(
+        config.backbone, pretrained=True, pretrained_cfg_overlay={"file": str(path)},
+        in_chans=in_chans, num_classes=0,
+    )
+
+
+class CnnPoseModel(nn.Module):
+    """RGB (3) + normalised depth (1) + keypoint heatmaps (17) -> timm backbone -> MLP -> pose.
+
+    The head also sees the normalised keypoints and the depth cues at them
+    (`common.keypoint_depth_features`), so the 2D pose reaches it without having to be re-read
+    from the heatmaps. Output: per-joint 2.5D offsets and the root offset (`common.assemble_output`).
+    """
+
+    def __init__(self, config: CnnConfig, image_size: int, keypoints_layout: str) -> None:
+        super().__init__()
+        self.config = config
+        self.image_size = image_size
+        self.keypoints_layout = keypoints_layout
+        num_keypoints = common.NUM_JOINTS
+        self.backbone = create_backbone(config, in_chans=3 + 1 + num_keypoints)
+        features = self.backbone.num_features + num_keypoints * 3 + common.NUM_JOINTS * 3
+        self.head = common.RegressionHead(features, config.hidden_dim, common.NUM_JOINTS * 3 + 3, config.dropout)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        size = self.image_size
+        image = batch["image"].float()
+        keypoints = common.clean_keypoints(batch["keypoints_2d"].float())
+        intrinsics = common.crop_intrinsics_of(batch)
+        reference_mm = common.reference_depth_mm(intrinsics, size)
+        depth_m = batch["depth"].float()
+        heatmaps = common.keypoint_heatmaps(keypoints, size, self.config.heatmap_size, self.config.heatmap_sigma)
+        resize = {"size": (size, size), "mode": "bilinear", "align_corners": False}
+        channels = torch.cat(
+            [
+                common.normalise_image(image),
+                nn.functional.interpolate(common.normalise_depth(depth_m, reference_mm), **resize),
+                nn.functional.interpolate(heatmaps, **resize),
+            ],
+            dim=1,
+        )
+        features = self.backbone(channels)
+        keypoints_h36m = common.keypoints_to_h36m(keypoints, self.keypoints_layout)
+        depth_cues = common.keypoint_depth_features(depth_m, keypoints_h36m, reference_mm, size)
+        head_input = torch.cat(
+            [features, common.normalise_keypoints(keypoints, size).flatten(1), depth_cues.flatten(1)], dim=1
+        )
+        raw = common.run_in_float32(self.head, head_input)
+        joint_offsets = raw[:, : common.NUM_JOINTS * 3].reshape(-1, common.NUM_JOINTS, 3)
+        return common.assemble_output(joint_offsets, raw[:, -3:], keypoints_h36m, intrinsics, size)

@@ -1,0 +1,67 @@
+"""Checkpoint files: atomic writes, and the random-number state that makes a resume exact.
+
+A checkpoint is a plain dict (see `Trainer.checkpoint`); every value is a tensor, a number, a
+string, a list or a dict, so `torch.load(..., weights_only=True)` can read it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def atomic_torch_save(payload: dict[str, Any], path: str | Path) -> None:
+    """Write to a temporary name in the same folder, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint; a clear error names the file when it is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises many kinds for a corrupt file
+        raise RuntimeError(f"checkpoint {path} could not be read: {error}") from error
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """The python, numpy, torch (and CUDA) generator states, in weights_only-loadable form."""
+    kind, keys, position, has_gauss, cached_gauss = np.random.get_state()
+    python_version, python_internal, python_gauss = random.getstate()
+    state: dict[str, Any] = {
+        "python": [python_version, list(python_internal), python_gauss],
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), position, has_gauss, cached_gauss],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Put back what `capture_rng_state` captured."""
+    python_version, python_internal, python_gauss = state["python"]
+    random.setstate((python_version, tuple(python_internal), python_gauss))
+    kind, keys, position, has_gauss, cached_gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached_gauss))
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices) from one integer."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

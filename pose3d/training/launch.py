@@ -1,0 +1,122 @@
+"""Training entry point: one process, or torchrun with one process per GPU.
+
+One process (what torchrun runs on every rank, too):
+
+    python -m pose3d.training.launch --config config/config.yaml --model cnn \\
+        --train-shards results/shuffled/train/shard_*.h5 --test-shards results/split/test/shard_*.h5 \\
+        --out results/models/cnn
+
+When `train.gpus` (or `--gpus`) is above 1 and this process is not already a torchrun worker,
+it re-launches itself as `python -m torch.distributed.run --standalone --nproc_per_node N ...`
+(DDP; nccl on CUDA, gloo on CPU). Several nodes under SLURM: start one torchrun per node with srun,
+
+    srun --nodes $N --ntasks-per-node 1 python -m torch.distributed.run \\
+        --nnodes $SLURM_NNODES --node_rank $SLURM_NODEID --nproc_per_node $GPUS_PER_NODE \\
+        --rdzv_backend c10d --rdzv_endpoint $(scontrol show hostnames | head -n1):29500 \\
+        -m pose3d.training.launch --config ... --model cnn --train-shards ... --test-shards ... --out ...
+
+torchrun sets RANK / WORLD_SIZE / LOCAL_RANK, so the workers train instead of re-launching.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+import yaml
+
+from pose3d.config import Config, load_config
+
+log = logging.getLogger(__name__)
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared by this module and `pose3d train`."""
+    parser.add_argument("--config", default="config/config.yaml", help="workflow config (YAML)")
+    parser.add_argument("--model", required=True, help="model name: cnn | transformer")
+    parser.add_argument("--train-shards", nargs="+", required=True, help="training shards (shuffled)")
+    parser.add_argument("--test-shards", nargs="+", required=True, help="validation shards (held-out subjects)")
+    parser.add_argument("--out", required=True, help="output folder: best.pt, last.pt, history.json, tensorboard/")
+    parser.add_argument("--gpus", type=int, default=None, help="processes per node (default: train.gpus)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt when it exists")
+    parser.add_argument("--sample-log", default=None, help="debug: write the samples each rank trained on here")
+
+
+def under_torchrun() -> bool:
+    """True inside a torchrun worker (it sets RANK and WORLD_SIZE)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def torchrun_command(nproc_per_node: int, module_args: Sequence[str]) -> list[str]:
+    """`python -m torch.distributed.run --standalone ...` re-running this module on every rank."""
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc_per_node}",
+        "-m", "pose3d.training.launch", *module_args,
+    ]
+
+
+def run_training(
+    config: Config,
+    model_name: str,
+    train_shards: Sequence[str | Path],
+    test_shards: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    gpus: int | None = None,
+    resume: bool = False,
+    sample_log: str | Path | None = None,
+    output_stream: IO[str] | None = None,
+) -> int:
+    """Train in this process, or under torchrun when more than one process per node is wanted.
+
+    `output_stream` (an open file, e.g. a rule's log) receives the torchrun workers' output.
+    """
+    nproc = config.train.gpus if gpus is None else gpus
+    if nproc > 1 and not under_torchrun():
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        config_path = out_dir / "train_config.yaml"  # the workers read the validated config from here
+        config_path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        args = ["--config", str(config_path), "--model", model_name, "--out", str(out_dir), "--gpus", str(nproc),
+                "--train-shards", *map(str, train_shards), "--test-shards", *map(str, test_shards)]
+        if resume:
+            args.append("--resume")
+        if sample_log is not None:
+            args += ["--sample-log", str(sample_log)]
+        command = torchrun_command(nproc, args)
+        log.info("launching %d processes: %s", nproc, " ".join(command))
+        result = subprocess.run(command, stdout=output_stream, stderr=subprocess.STDOUT if output_stream else None,
+                                check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"torchrun training of {model_name} failed with exit code {result.returncode}")
+        return 0
+    from pose3d.training.pipeline import train_model
+
+    train_model(config, model_name, train_shards, test_shards, out_dir, resume=resume, sample_log_dir=sample_log)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pose3d.training.launch", description=__doc__.splitlines()[0])
+    add_training_arguments(parser)
+    args = parser.parse_args(argv)
+    rank = os.environ.get("RANK", "0")
+    logging.basicConfig(
+        level=logging.INFO if rank == "0" else logging.WARNING,
+        format=f"%(asctime)s %(levelname)s [rank {rank}] %(name)s: %(message)s",
+    )
+    config = load_config(args.config)
+    return run_training(
+        config, args.model, args.train_shards, args.test_shards, args.out,
+        gpus=args.gpus, resume=args.resume, sample_log=args.sample_log,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

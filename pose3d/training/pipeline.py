@@ -1,0 +1,152 @@
+"""Wire a training run together: shards -> datasets and loaders, model, loss, Trainer; then fit.
+
+This is what `pose3d train`, the `train` rule and each torchrun worker call. It runs in one
+process; under torchrun (RANK/WORLD_SIZE set) every process calls it and joins the group.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from pose3d.config import Config
+from pose3d.shards.reader import ShardCache
+from pose3d.training.checkpoint import seed_everything
+from pose3d.training.distributed import DistContext, init_distributed, shutdown_distributed
+from pose3d.training.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+
+class EpochSeededAugmentor:
+    """The PoseAugmentor, rebuilt each epoch from (seed, rank, epoch).
+
+    Its random stream is then a function of the epoch alone, so a run resumed at an epoch
+    boundary augments exactly as an uninterrupted one (also with num_workers = 0, where the
+    augmentor's generator would otherwise carry over from the epochs before).
+    """
+
+    def __init__(self, config: Config, keypoints_layout: str, seed: int, rank: int) -> None:
+        self.config, self.keypoints_layout = config, keypoints_layout
+        self.seed, self.rank = seed, rank
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        from pose3d.training.augment import PoseAugmentor
+
+        seed = (self.seed * 1_000_003 + self.rank * 10_007 + epoch) % 2**63
+        self.augmentor = PoseAugmentor(self.config.train.augment, self.keypoints_layout, seed)
+
+    def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
+        return self.augmentor(sample)
+
+
+def steps_per_epoch(samples_on_rank: int, batch_size: int, num_workers: int, accum: int) -> int:
+    """Optimizer steps one rank takes per epoch: each DataLoader worker drops its own last partial batch."""
+    workers = max(1, num_workers)
+    batches = sum(
+        (samples_on_rank * (w + 1) // workers - samples_on_rank * w // workers) // batch_size for w in range(workers)
+    )
+    return batches // accum
+
+
+def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: int, train: bool) -> DataLoader:
+    workers = config.train.num_workers
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        drop_last=train,  # equal batches keep BatchNorm and gradient accumulation well defined
+        persistent_workers=False,  # workers must see each epoch's set_epoch
+        prefetch_factor=4 if workers > 0 else None,
+    )
+
+
+def local_shard_paths(paths: Sequence[str | Path], config: Config) -> list[str]:
+    """Remote shards (rclone paths) are copied into `storage.cache_dir` once; local ones stay."""
+    cache = ShardCache(config.storage.cache_dir)
+    return [str(cache.local_path(path)) for path in paths]
+
+
+def build_trainer(
+    config: Config,
+    model_name: str,
+    train_shards: Sequence[str | Path],
+    test_shards: Sequence[str | Path],
+    out_dir: str | Path | None,
+    context: DistContext,
+    sample_log_dir: str | Path | None = None,
+) -> Trainer:
+    """Everything a training run needs, built in a deterministic order from `train.seed`."""
+    from pose3d.models.registry import build_model
+    from pose3d.training.dataset import ShardDataset
+    from pose3d.training.loss import PoseLoss
+
+    cfg = config.train
+    train_shards = local_shard_paths(train_shards, config)
+    test_shards = local_shard_paths(test_shards, config)
+    seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+    train_set = ShardDataset(train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True)
+    layout = train_set.keypoints_layout
+    train_set.transform = EpochSeededAugmentor(config, layout, cfg.seed, context.rank)
+    val_set = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1)
+    if val_set.keypoints_layout != layout:
+        raise ValueError(f"train shards have {layout} keypoints but test shards {val_set.keypoints_layout}")
+    model = build_model(model_name, config, layout)
+    seed_everything(cfg.seed + context.rank)  # dropout and loader seeds differ per rank
+    steps = steps_per_epoch(len(train_set), cfg.batch_size, cfg.num_workers, cfg.grad_accum_steps)
+    if steps == 0:
+        raise ValueError(
+            f"{len(train_set)} training samples per rank are fewer than one optimizer step "
+            f"(train.batch_size {cfg.batch_size} x grad_accum_steps {cfg.grad_accum_steps} x workers); "
+            "lower train.batch_size"
+        )
+    log.info(
+        "training %s: %d train samples (%d per rank, %d steps/epoch), %d test samples, world size %d, device %s",
+        model_name, train_set.total_samples, len(train_set), steps, val_set.total_samples, context.world_size,
+        context.device,
+    )
+    return Trainer(
+        config,
+        model,
+        PoseLoss(cfg.loss),
+        make_loader(train_set, config, context.device, cfg.batch_size, train=True),
+        make_loader(val_set, config, context.device, config.evaluate.batch_size, train=False),
+        out_dir,
+        model_name=model_name,
+        keypoints_layout=layout,
+        steps_per_epoch=steps,
+        context=context,
+        sample_log_dir=sample_log_dir,
+    )
+
+
+def train_model(
+    config: Config,
+    model_name: str,
+    train_shards: Sequence[str | Path],
+    test_shards: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    sample_log_dir: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """Train `model_name`; writes best.pt, last.pt, history.json and tensorboard/ into `out_dir`.
+
+    With `resume`, continues from `out_dir/last.pt` when it exists. Returns the history.
+    """
+    context = init_distributed(config.train.device)
+    try:
+        trainer = build_trainer(config, model_name, train_shards, test_shards, out_dir, context, sample_log_dir)
+        last = Path(out_dir) / "last.pt"
+        if resume and last.is_file():
+            trainer.load_checkpoint(last)
+        return trainer.fit()
+    finally:
+        shutdown_distributed(context)

@@ -1,0 +1,382 @@
+"""The training loop: one small object whose phases read top to bottom (after nanoGPT's train.py).
+
+    fit()                 for each epoch: train_epoch(), validate(), save best/last, write history.json
+    train_epoch()         draw `grad_accum_steps` micro-batches, optimizer_step(), log, progress bar
+    optimizer_step()      zero grads, accumulate_gradients(), clip, AdamW step, scheduler step
+    accumulate_gradients()  forward + loss + backward per micro-batch (DDP syncs on the last one only)
+    validate()            MPJPE / PA-MPJPE on the test shards, TensorBoard previews
+
+Checkpoints hold everything a resume needs (model, optimizer, scheduler, step, epoch, best metric,
+history, RNG states), so resuming from `last.pt` at an epoch boundary continues exactly.
+Under DDP (torchrun) every rank trains; only rank 0 validates and writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from pose3d import metrics
+from pose3d.config import Config
+from pose3d.training.checkpoint import (
+    atomic_torch_save,
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+)
+from pose3d.training.distributed import DistContext, all_ranks_true, barrier
+from pose3d.training.schedule import warmup_cosine_scheduler
+
+log = logging.getLogger(__name__)
+
+Batch = dict[str, Any]
+LossFn = Callable[[dict[str, torch.Tensor], Batch], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+PROVENANCE_KEYS = ("subject", "action", "subaction", "camera", "frame")
+
+
+def autocast_context(amp: str, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
+    """bf16 autocast on CUDA for `auto` (off on CPU); `bf16` forces it; `off` never."""
+    enabled = amp == "bf16" or (amp == "auto" and device.type == "cuda")
+    if not enabled:
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def move_to_device(batch: Batch, device: torch.device) -> Batch:
+    """Tensors to `device`; anything else (names, lists) stays as it is."""
+    return {key: value.to(device, non_blocking=True) if torch.is_tensor(value) else value for key, value in batch.items()}
+
+
+def decay_parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on matrices and kernels only; biases, norms and embeddings-as-vectors are exempt."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
+class Trainer:
+    """Trains one model on a train loader and validates it on a test loader.
+
+    `train_loader` / `val_loader` yield batch dicts (see pose3d.training.dataset); when the train
+    loader's dataset (or its `transform`) has `set_epoch`, it is called before each epoch so the
+    data order (and augmentation) is a function of (seed, epoch). `steps_per_epoch` sizes the cosine schedule and the progress bar.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        model: nn.Module,
+        loss_fn: LossFn,
+        train_loader: Iterable[Batch],
+        val_loader: Iterable[Batch] | None,
+        out_dir: str | Path | None,
+        *,
+        model_name: str,
+        keypoints_layout: str,
+        steps_per_epoch: int,
+        context: DistContext | None = None,
+        sample_log_dir: str | Path | None = None,
+    ) -> None:
+        self.config = config
+        self.train_cfg = config.train
+        self.context = context or DistContext(device=next(model.parameters()).device)
+        self.device = self.context.device
+        self.model = model.to(self.device)
+        self.ddp_model: nn.Module = self.model
+        if self.context.enabled:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp_model = DistributedDataParallel(self.model, device_ids=device_ids)
+        self.loss_fn = loss_fn
+        self.train_loader = train_loader
+        self.val_loader = val_loader
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.model_name = model_name
+        self.keypoints_layout = keypoints_layout
+        self.steps_per_epoch = max(1, steps_per_epoch)
+        self.total_steps = self.steps_per_epoch * self.train_cfg.epochs
+        self.optimizer = torch.optim.AdamW(
+            decay_parameter_groups(self.model, self.train_cfg.weight_decay), lr=self.train_cfg.lr
+        )
+        self.scheduler = warmup_cosine_scheduler(
+            self.optimizer, self.train_cfg.warmup_steps, self.total_steps, self.train_cfg.min_lr_ratio
+        )
+        self.autocast = autocast_context(self.train_cfg.amp, self.device)
+        self.step = 0  # optimizer steps taken
+        self.epoch = 0  # epochs completed
+        self.best_metric = math.inf  # lowest validation MPJPE so far, mm
+        self.history: list[dict[str, Any]] = []
+        self.sample_log_dir = Path(sample_log_dir) if sample_log_dir is not None else None
+        self._seen_samples: list[tuple[int, ...]] = []
+        self.writer = None
+        if self.context.is_main and self.out_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._tensorboard = SummaryWriter
+        else:
+            self._tensorboard = None
+
+    # ----------------------------------------------------------------------------- the loop
+
+    def fit(self, until_epoch: int | None = None) -> list[dict[str, Any]]:
+        """Train from the current epoch to `train.epochs` (or to `until_epoch`); return the history.
+
+        `until_epoch` stops early without changing the schedule, as an interrupted run would.
+        """
+        if self._tensorboard is not None and self.writer is None:
+            # purge_step drops events a crashed run wrote after the checkpoint we resumed from.
+            self.writer = self._tensorboard(str(self.out_dir / "tensorboard"), purge_step=self.step or None)
+        stop = self.train_cfg.epochs if until_epoch is None else min(until_epoch, self.train_cfg.epochs)
+        for epoch in range(self.epoch, stop):
+            train_stats = self.train_epoch(epoch)
+            val_stats = self.validate(epoch)
+            self.epoch = epoch + 1
+            record = {"epoch": self.epoch, "step": self.step, **train_stats, **val_stats}
+            self.history.append(record)
+            self._end_of_epoch(record)
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        return self.history
+
+    def train_epoch(self, epoch: int) -> dict[str, Any]:
+        """One pass over the train loader; returns mean loss components, lr, samples/s, times."""
+        dataset = getattr(self.train_loader, "dataset", None)
+        # Data order and augmentation are functions of the epoch: that is what makes resume exact.
+        for seeded in (dataset, getattr(dataset, "transform", None)):
+            if hasattr(seeded, "set_epoch"):
+                seeded.set_epoch(epoch)
+        self.ddp_model.train()
+        accum = self.train_cfg.grad_accum_steps
+        sums: dict[str, float] = defaultdict(float)
+        steps = samples = 0
+        data_seconds = 0.0
+        started = time.perf_counter()
+        bar = tqdm(
+            total=self.steps_per_epoch,
+            desc=f"{self.model_name} epoch {epoch + 1}/{self.train_cfg.epochs}",
+            disable=not self.context.is_main,
+            dynamic_ncols=True,
+            mininterval=0.5 if sys.stderr.isatty() else 30.0,  # a log file gets a line every 30 s, not a flood
+        )
+        batches: Iterator[Batch] = iter(self.train_loader)
+        while True:
+            waited = time.perf_counter()
+            micro_batches = list(islice(batches, accum))
+            data_seconds += time.perf_counter() - waited
+            # Ranks may hold unequal shares of the data: all stop when the first runs out.
+            if not all_ranks_true(len(micro_batches) == accum, self.context):
+                break
+            stats = self.optimizer_step(micro_batches)
+            steps += 1
+            samples += sum(len(b["joints_3d"]) for b in micro_batches) * self.context.world_size
+            for key, value in stats.items():
+                sums[key] += value
+            rate = samples / max(time.perf_counter() - started, 1e-9)
+            bar.update(1)
+            bar.set_postfix(loss=f"{stats['loss']:.4f}", samples_s=f"{rate:.0f}", refresh=False)
+            if self.writer is not None and self.step % self.train_cfg.log_every == 0:
+                for key, value in stats.items():
+                    self.writer.add_scalar(f"train/{key}", value, self.step)
+                self.writer.add_scalar("train/samples_per_s", rate, self.step)
+        bar.close()
+        del batches  # shut down DataLoader workers now, not at garbage collection
+        seconds = time.perf_counter() - started
+        if steps == 0:
+            log.warning("epoch %d: no complete optimizer step (too few samples for the batch size)", epoch + 1)
+        self._write_sample_log(epoch)
+        result = {f"train_{key}": value / max(steps, 1) for key, value in sums.items()}
+        result.update(
+            steps_in_epoch=steps,
+            samples_per_s=samples / max(seconds, 1e-9),
+            epoch_seconds=seconds,
+            data_wait_fraction=data_seconds / max(seconds, 1e-9),
+        )
+        return result
+
+    def optimizer_step(self, micro_batches: list[Batch]) -> dict[str, float]:
+        """One AdamW step over `micro_batches` (gradient accumulation); returns what it logged."""
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.zero_grad(set_to_none=True)
+        stats = self.accumulate_gradients(micro_batches)
+        if self.train_cfg.grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.train_cfg.grad_clip)
+            stats["grad_norm"] = float(norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        stats["lr"] = lr
+        return stats
+
+    def accumulate_gradients(self, micro_batches: list[Batch]) -> dict[str, float]:
+        """Forward/backward each micro-batch, scaled so the sum equals one big batch's mean loss.
+
+        Under DDP the gradient all-reduce runs only on the last micro-batch (`no_sync` before).
+        Returns the mean loss components over the micro-batches.
+        """
+        stats: dict[str, float] = defaultdict(float)
+        count = len(micro_batches)
+        for index, batch in enumerate(micro_batches):
+            self._remember_samples(batch)
+            batch = move_to_device(batch, self.device)
+            last = index == count - 1
+            sync = contextlib.nullcontext() if last or not self.context.enabled else self.ddp_model.no_sync()
+            with sync:
+                with self.autocast():
+                    prediction = self.ddp_model(batch)
+                    total, components = self.loss_fn(prediction, batch)
+                (total / count).backward()
+            stats["loss"] += float(total.detach()) / count
+            for key, value in components.items():
+                if key == "total":  # the same as "loss"
+                    continue
+                stats[key] += float(value.detach() if torch.is_tensor(value) else value) / count
+        return dict(stats)
+
+    @torch.no_grad()
+    def validate(self, epoch: int) -> dict[str, Any]:
+        """MPJPE and PA-MPJPE (mm, mean over samples) and the loss on the whole test set; rank 0 only."""
+        if self.val_loader is None or not self.context.is_main:
+            return {}
+        self.model.eval()
+        predicted, target = [], []
+        loss_sum, count = 0.0, 0
+        preview = None
+        for batch in self.val_loader:
+            batch_on_device = move_to_device(batch, self.device)
+            with self.autocast():
+                prediction = self.model(batch_on_device)
+                total, _ = self.loss_fn(prediction, batch_on_device)
+            joints = prediction["joints_mm"].float().cpu()
+            predicted.append(joints)
+            target.append(batch["joints_3d"].float().cpu())
+            loss_sum += float(total) * len(joints)
+            count += len(joints)
+            if preview is None:
+                preview = (batch, joints)
+        self.model.train()
+        if count == 0:
+            log.warning("validation: the test loader yielded no samples")
+            return {}
+        predicted_mm = torch.cat(predicted).double().numpy()
+        target_mm = torch.cat(target).double().numpy()
+        result = {
+            "val_loss": loss_sum / count,
+            "val_mpjpe": float(np.mean(metrics.mpjpe(predicted_mm, target_mm))),
+            "val_pa_mpjpe": float(np.mean(metrics.pa_mpjpe(predicted_mm, target_mm))),
+            "val_samples": count,
+        }
+        if self.writer is not None:
+            for key in ("val_loss", "val_mpjpe", "val_pa_mpjpe"):
+                self.writer.add_scalar(f"val/{key.removeprefix('val_')}", result[key], self.step)
+            self._write_previews(preview)
+        log.info(
+            "epoch %d: val MPJPE %.1f mm, PA-MPJPE %.1f mm (%d samples)",
+            epoch + 1, result["val_mpjpe"], result["val_pa_mpjpe"], count,
+        )
+        return result
+
+    # ----------------------------------------------------------------------- checkpoints
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything a resume or an evaluation needs; plain data, loadable with weights_only."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "best_metric": self.best_metric,
+            "config": self.config.to_dict(),
+            "model_name": self.model_name,
+            "keypoints_layout": self.keypoints_layout,
+            "history": self.history,
+            "rng": capture_rng_state(),
+        }
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        atomic_torch_save(self.checkpoint(), path)
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Continue from a checkpoint written by `save_checkpoint` (same model and config)."""
+        state = load_checkpoint(path, map_location=self.device)
+        if state.get("model_name") != self.model_name:
+            raise ValueError(f"checkpoint {path} holds model {state.get('model_name')!r}, not {self.model_name!r}")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.best_metric = float(state["best_metric"])
+        self.history = list(state.get("history", []))
+        restore_rng_state(state["rng"])
+        log.info("resumed %s from %s at epoch %d, step %d", self.model_name, path, self.epoch, self.step)
+
+    # ------------------------------------------------------------------------- internals
+
+    def _end_of_epoch(self, record: dict[str, Any]) -> None:
+        """Rank 0 saves best/last and history.json; every rank waits for it."""
+        if self.context.is_main and self.out_dir is not None:
+            metric = record.get("val_mpjpe", math.inf)
+            improved = metric < self.best_metric or not (self.out_dir / "best.pt").exists()
+            if metric < self.best_metric:
+                self.best_metric = metric
+            last = self.checkpoint()
+            if improved:
+                atomic_torch_save(last, self.out_dir / "best.pt")
+            atomic_torch_save(last, self.out_dir / "last.pt")
+            _write_json(self.out_dir / "history.json", self.history)
+            if self.writer is not None:
+                self.writer.add_scalar("train/lr_epoch_end", self.optimizer.param_groups[0]["lr"], self.step)
+                self.writer.flush()
+        barrier(self.context)
+
+    def _write_previews(self, preview: tuple[Batch, torch.Tensor] | None) -> None:
+        count = self.train_cfg.preview_samples
+        if preview is None or count == 0 or self.writer is None:
+            return
+        from pose3d.training.previews import preview_figure
+
+        batch, predicted = preview
+        figure = preview_figure(batch, predicted, self.keypoints_layout, count)
+        self.writer.add_figure("val/previews", figure, self.step, close=True)
+
+    def _remember_samples(self, batch: Batch) -> None:
+        if self.sample_log_dir is None or not all(key in batch for key in PROVENANCE_KEYS):
+            return
+        columns = [torch.as_tensor(batch[key]).tolist() for key in PROVENANCE_KEYS]
+        self._seen_samples.extend(zip(*columns, strict=True))
+
+    def _write_sample_log(self, epoch: int) -> None:
+        """Debug aid for DDP: which samples this rank trained on (one line each)."""
+        if self.sample_log_dir is None:
+            return
+        self.sample_log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.sample_log_dir / f"rank{self.context.rank}.txt", "a") as handle:
+            for sample in self._seen_samples:
+                handle.write(" ".join(str(v) for v in (epoch, *sample)) + "\n")
+        self._seen_samples.clear()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w") as handle:
+        json.dump(data, handle, indent=2)
+    os.replace(tmp, path)

@@ -1,0 +1,32 @@
+# evaluate: the best checkpoint on the test shards -> metrics.json, per_action.csv, metrics.md,
+# per_joint.png, worst_median.png in results/eval/{model}/. The train shards are read for the
+# mean-pose baseline, measured in the same run and reported beside the model.
+
+
+rule evaluate:
+    input:
+        checkpoint=f"{RESULTS}/models/{{model}}/best.pt",
+        test=[remote_or_local(f"{RESULTS}/split/test/{name}") for name in shard_names(CFG.split.test_shards)],
+        train=[remote_or_local(f"{RESULTS}/shuffled/train/{name}") for name in shard_names(CFG.split.train_shards)],
+    output:
+        metrics=f"{RESULTS}/eval/{{model}}/metrics.json",
+        per_action=f"{RESULTS}/eval/{{model}}/per_action.csv",
+        table=f"{RESULTS}/eval/{{model}}/metrics.md",
+        per_joint=f"{RESULTS}/eval/{{model}}/per_joint.png",
+        sheet=f"{RESULTS}/eval/{{model}}/worst_median.png",
+    wildcard_constraints:
+        model="|".join(CFG.models),
+    params:
+        evaluate=CFG.to_dict()["evaluate"],
+    log:
+        f"{LOGS}/evaluate/{{model}}.log",
+    benchmark:
+        f"{BENCH}/evaluate/{{model}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=lambda wildcards, attempt: 60 * attempt,
+    conda:
+        CONDA_ENV
+    script:
+        "../workflow/scripts/evaluate.py"

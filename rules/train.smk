@@ -1,0 +1,41 @@
+# train: one model on the shuffled train shards, validated each epoch on the test shards.
+# Writes best.pt (lowest validation MPJPE), last.pt (resumable), history.json and tensorboard/.
+# With train.gpus > 1 the script re-launches itself under torchrun (DDP, one process per GPU);
+# the `gpu` resource asks the executor (e.g. SLURM) for that many GPUs on one node. Multi-node
+# training is started by hand with srun + torchrun (see pose3d/training/launch.py).
+
+
+def train_wants_gpu():
+    """GPUs to request: train.gpus unless the config pins training to the CPU."""
+    return CFG.train.gpus if CFG.train.device != "cpu" else 0
+
+
+rule train:
+    input:
+        train=[remote_or_local(f"{RESULTS}/shuffled/train/{name}") for name in shard_names(CFG.split.train_shards)],
+        test=[remote_or_local(f"{RESULTS}/split/test/{name}") for name in shard_names(CFG.split.test_shards)],
+    output:
+        best=f"{RESULTS}/models/{{model}}/best.pt",
+        last=f"{RESULTS}/models/{{model}}/last.pt",
+        history=f"{RESULTS}/models/{{model}}/history.json",
+        tensorboard=directory(f"{RESULTS}/models/{{model}}/tensorboard"),
+    wildcard_constraints:
+        model="|".join(CFG.models),
+    params:
+        # What this stage reads, so a change reruns it (the script types the full config itself).
+        train=CFG.to_dict()["train"],
+        model=lambda wildcards: CFG.to_dict()["model"][wildcards.model],
+        evaluate_batch_size=CFG.evaluate.batch_size,
+    log:
+        f"{LOGS}/train/{{model}}.log",
+    benchmark:
+        f"{BENCH}/train/{{model}}.tsv"
+    threads: CFG.train.num_workers + 1
+    resources:
+        mem_mb=lambda wildcards, attempt: (16000 if train_wants_gpu() else 4000) * attempt,
+        runtime=lambda wildcards, attempt: 240 * attempt,
+        gpu=train_wants_gpu(),
+    conda:
+        CONDA_ENV
+    script:
+        "../workflow/scripts/train.py"

@@ -1,0 +1,47 @@
+"""DDP on CPU: torchrun with two gloo processes trains on tiny shards, each rank on its own samples."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from pose3d.config import config_from_dict
+from pose3d.training.launch import run_training, torchrun_command
+from tests.conftest import tiny_config_dict
+from tests.training_shards import write_tiny_shards
+
+
+def test_torchrun_command_reruns_this_module():
+    command = torchrun_command(4, ["--model", "cnn"])
+    assert command[1:4] == ["-m", "torch.distributed.run", "--standalone"]
+    assert "--nproc_per_node=4" in command
+    assert command[-4:] == ["-m", "pose3d.training.launch", "--model", "cnn"]
+
+
+def test_two_cpu_ranks_train_on_disjoint_samples(tmp_path):
+    train = write_tiny_shards(tmp_path / "train", 2, 17, subject=1)  # 34 samples: uneven on purpose
+    test = write_tiny_shards(tmp_path / "test", 1, 8, subject=9, seed=40)
+    config = config_from_dict(tiny_config_dict(
+        tmp_path / "unused", train={"epochs": 2, "device": "cpu", "gpus": 2, "batch_size": 4, "preview_samples": 0},
+    ))
+    out, samples = tmp_path / "out", tmp_path / "samples"
+    with open(tmp_path / "torchrun.log", "w") as log:
+        run_training(config, "transformer", train, test, out, sample_log=samples, output_stream=log)
+
+    seen = {}
+    for rank in (0, 1):
+        lines = (samples / f"rank{rank}.txt").read_text().split("\n")
+        seen[rank] = [tuple(map(int, line.split())) for line in lines if line]
+    for epoch in (0, 1):
+        per_rank = [{s[1:] for s in seen[rank] if s[0] == epoch} for rank in (0, 1)]
+        # Each rank takes 17 samples; 4 full batches of 4 each -> 16 trained samples per rank.
+        assert len(per_rank[0]) == len(per_rank[1]) == 16
+        assert not per_rank[0] & per_rank[1], "ranks trained on the same samples"
+        assert {s[0] for s in per_rank[0] | per_rank[1]} == {1}  # the train subject only
+
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert history[-1]["steps_in_epoch"] == 4 and history[-1]["val_samples"] == 8
+    checkpoint = torch.load(out / "last.pt", weights_only=True)
+    assert checkpoint["step"] == 8 and not any(key.startswith("module.") for key in checkpoint["model"])

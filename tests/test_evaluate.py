@@ -1,0 +1,103 @@
+"""Evaluation: every report file, sane metrics, and the mean-pose baseline measured in the same run."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from pose3d.cli import main as cli_main
+from pose3d.config import config_from_dict
+from pose3d.evaluate.baseline import mean_root_relative_pose
+from pose3d.evaluate.plots import worst_and_median
+from pose3d.evaluate.run import evaluate_checkpoint
+from pose3d.training.distributed import DistContext
+from pose3d.training.pipeline import build_trainer
+from tests.conftest import tiny_config_dict
+from tests.training_shards import make_samples, write_tiny_shards
+
+REPORTS = ("metrics.json", "per_action.csv", "metrics.md", "per_joint.png", "worst_median.png")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Tiny shards and an (untrained, random-weight) transformer checkpoint written by the trainer."""
+    root = tmp_path_factory.mktemp("evaluate")
+    train = write_tiny_shards(root / "train", 2, 8, subject=1)
+    test = write_tiny_shards(root / "test", 2, 6, subject=9, seed=70)
+    config = config_from_dict(tiny_config_dict(root / "unused"))
+    trainer = build_trainer(config, "transformer", train, test, root / "model", DistContext())
+    trainer.save_checkpoint(root / "model" / "best.pt")
+    return root, config, train, test
+
+
+def test_evaluation_writes_every_report_with_the_baseline(trained):
+    root, config, train, test = trained
+    results = evaluate_checkpoint(root / "model" / "best.pt", test, train, root / "eval", config)
+    for name in REPORTS:
+        assert (root / "eval" / name).stat().st_size > 0, name
+
+    saved = json.loads((root / "eval" / "metrics.json").read_text())
+    assert saved == results and saved["num_samples"] == 12 and saved["model_name"] == "transformer"
+    for side in ("model", "baseline"):
+        assert set(saved[side]["per_action"]) == {"Directions", "Walking"}
+        average = saved[side]["average"]
+        assert all(0 < average[m] < 5000 for m in ("mpjpe", "pa_mpjpe", "n_mpjpe"))
+        assert average["pa_mpjpe"] <= average["mpjpe"] + 1e-6
+        assert average["mpjpe"] == pytest.approx(np.mean([v["mpjpe"] for v in saved[side]["per_action"].values()]))
+        assert len(saved[side]["per_joint_mpjpe"]) == 17 and saved[side]["per_joint_mpjpe"]["pelvis"] == 0
+    assert saved["mpjpe_ratio_to_baseline"] == pytest.approx(
+        saved["model"]["average"]["mpjpe"] / saved["baseline"]["average"]["mpjpe"]
+    )
+
+    rows = list(csv.DictReader((root / "eval" / "per_action.csv").open()))
+    assert [row["action"] for row in rows] == ["Directions", "Walking", "average"]
+    assert float(rows[-1]["baseline_mpjpe"]) == pytest.approx(saved["baseline"]["average"]["mpjpe"], abs=0.01)
+    table = (root / "eval" / "metrics.md").read_text()
+    assert "| **average** |" in table and "baseline MPJPE" in table
+
+
+def test_baseline_is_the_train_mean_root_relative_pose(trained):
+    _root, _config, train, test = trained
+    joints = np.concatenate([make_samples(8, seed, 1)["joints_3d"] for seed in (0, 1)]).astype(np.float64)
+    expected = (joints - joints[:, :1]).mean(axis=0)
+    np.testing.assert_allclose(mean_root_relative_pose(train), expected, atol=1e-3)
+
+
+def test_worst_and_median_pick_the_right_samples():
+    errors = np.array([5.0, 1.0, 9.0, 3.0, 7.0])
+    worst, median = worst_and_median(errors, 2)
+    assert worst.tolist() == [2, 4]
+    assert sorted(errors[median].tolist()) == [3.0, 5.0]
+
+
+def test_cli_evaluate(trained, capsys):
+    root, _config, train, test = trained
+    config_path = root / "config.yaml"
+    import yaml
+
+    config_path.write_text(yaml.safe_dump(tiny_config_dict(root / "unused")))
+    code = cli_main(["evaluate", "--config", str(config_path), "--checkpoint", str(root / "model" / "best.pt"),
+                     "--test-shards", *map(str, test), "--train-shards", *map(str, train), "--out", str(root / "cli")])
+    assert code == 0 and "mean-pose baseline" in capsys.readouterr().out
+    assert all((root / "cli" / name).is_file() for name in REPORTS)
+    missing = cli_main(["evaluate", "--config", str(config_path), "--checkpoint", str(root / "nope.pt"),
+                        "--test-shards", *map(str, test), "--train-shards", *map(str, train), "--out", str(root / "x")])
+    assert missing == 2 and "nope.pt" in capsys.readouterr().out
+
+
+def test_sheet_crops_are_found_by_provenance_not_position(trained):
+    root, _config, _train, test = trained
+    from pose3d.evaluate.run import sample_crops
+    from pose3d.shards.reader import ShardReader
+    from pose3d.training.previews import crop_with_keypoints
+
+    with ShardReader(test[1]) as reader:
+        row = reader.read(3, 4)
+    provenance = tuple(int(row[name][0]) for name in ("subject", "action", "subaction", "camera", "frame"))
+    crops = sample_crops(test, {7: provenance}, "h36m17")
+    expected = crop_with_keypoints(row["image"][0], row["keypoints_2d"][0], "h36m17")
+    assert list(crops) == [7]
+    np.testing.assert_array_equal(crops[7], expected)

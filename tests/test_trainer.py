@@ -1,0 +1,135 @@
+"""The trainer: schedule, gradient accumulation, exact resume, checkpoint and log contents."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from pose3d.config import config_from_dict
+from pose3d.training.distributed import DistContext
+from pose3d.training.loss import PoseLoss
+from pose3d.training.pipeline import build_trainer
+from pose3d.training.schedule import warmup_cosine_factor
+from pose3d.training.trainer import Trainer
+from tests.conftest import tiny_config_dict
+from tests.training_shards import make_samples, write_tiny_shards
+
+
+class KeypointLifter(nn.Module):
+    """A BatchNorm-free model (2D keypoints -> 3D joints), so batch composition cannot change gradients."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(51, 32), nn.Tanh(), nn.Linear(32, 54))
+
+    def forward(self, batch):
+        out = self.net(batch["keypoints_2d"].flatten(1) / 32.0).view(-1, 18, 3) * 1000.0
+        root = out[:, 17] + torch.tensor([0.0, 0.0, 4000.0])
+        rel = out[:, :17] - out[:, :1]
+        return {"joints_rel_mm": rel, "root_mm": root, "joints_mm": rel + root[:, None]}
+
+
+def _tensor_batch(samples, start, stop):
+    return {key: torch.as_tensor(values[start:stop]) for key, values in samples.items() if key != "image"}
+
+
+def test_schedule_warms_up_then_decays_to_the_floor():
+    factors = [warmup_cosine_factor(step, 4, 20, 0.1) for step in range(25)]
+    assert factors[0] == pytest.approx(0.25) and factors[3] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[3:], factors[4:], strict=False))
+    assert factors[20] == pytest.approx(0.1) and factors[24] == pytest.approx(0.1)
+    assert factors[12] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+
+
+@pytest.mark.parametrize("accum", [2, 4])
+def test_gradient_accumulation_equals_one_large_batch(tmp_path, accum):
+    samples = make_samples(8, seed=3, subject=1)
+    gradients = []
+    for steps, micro_batches in ((accum, [_tensor_batch(samples, i * 8 // accum, (i + 1) * 8 // accum)
+                                          for i in range(accum)]),
+                                 (1, [_tensor_batch(samples, 0, 8)])):
+        config = config_from_dict(tiny_config_dict(tmp_path, train={"grad_accum_steps": steps}))
+        torch.manual_seed(0)
+        trainer = Trainer(config, KeypointLifter(), PoseLoss(config.train.loss), [], None, None,
+                          model_name="lifter", keypoints_layout="h36m17", steps_per_epoch=1)
+        trainer.optimizer.zero_grad()
+        stats = trainer.accumulate_gradients(micro_batches)
+        gradients.append(([p.grad.clone() for p in trainer.model.parameters()], stats["loss"]))
+    (accumulated, loss_accumulated), (single, loss_single) = gradients
+    assert loss_accumulated == pytest.approx(loss_single, rel=1e-5)
+    for a, b in zip(accumulated, single, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trainer_shards")
+    return write_tiny_shards(folder / "train", 2, 16, subject=1), write_tiny_shards(folder / "test", 1, 8, 9, seed=50)
+
+
+def _trainer(tmp_path, shards, out_dir, **train):
+    config = config_from_dict(tiny_config_dict(tmp_path / "unused", train={"epochs": 2, **train}))
+    return build_trainer(config, "transformer", shards[0], shards[1], out_dir, DistContext())
+
+
+def test_resume_from_last_equals_training_straight(tmp_path, shards):
+    straight = _trainer(tmp_path, shards, tmp_path / "straight", preview_samples=0)
+    straight.fit()
+
+    first = _trainer(tmp_path, shards, tmp_path / "resumed", preview_samples=0)
+    first.fit(until_epoch=1)
+    assert first.epoch == 1 and (tmp_path / "resumed" / "last.pt").is_file()
+    torch.manual_seed(1234)  # whatever happened to the RNGs in between, the checkpoint restores them
+    resumed = _trainer(tmp_path, shards, tmp_path / "resumed", preview_samples=0)
+    resumed.load_checkpoint(tmp_path / "resumed" / "last.pt")
+    resumed.fit()
+
+    assert resumed.step == straight.step == 2 * straight.steps_per_epoch
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=f"parameter {name} differs after resume")
+    straight_history = json.loads((tmp_path / "straight" / "history.json").read_text())
+    resumed_history = json.loads((tmp_path / "resumed" / "history.json").read_text())
+    assert [h["val_mpjpe"] for h in resumed_history] == pytest.approx([h["val_mpjpe"] for h in straight_history])
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(straight.optimizer.param_groups[0]["lr"])
+
+
+def test_outputs_checkpoint_history_and_tensorboard(tmp_path, shards):
+    out = tmp_path / "run"
+    trainer = _trainer(tmp_path, shards, out, epochs=1, grad_accum_steps=2, batch_size=4, preview_samples=2)
+    history = trainer.fit()
+    assert {p.name for p in out.iterdir()} >= {"best.pt", "last.pt", "history.json", "tensorboard"}
+    record = json.loads((out / "history.json").read_text())[0]
+    for key in ("train_loss", "train_mse", "train_l1", "train_distance", "train_root", "train_lr",
+                "val_mpjpe", "val_pa_mpjpe", "samples_per_s", "epoch_seconds", "data_wait_fraction"):
+        assert key in record and math.isfinite(record[key]), key
+    assert record == pytest.approx(history[0])
+    assert record["steps_in_epoch"] == trainer.steps_per_epoch == 32 // (4 * 2)
+
+    checkpoint = torch.load(out / "best.pt", weights_only=True)
+    assert {"model", "optimizer", "scheduler", "step", "epoch", "best_metric", "config", "model_name",
+            "keypoints_layout", "rng"} <= set(checkpoint)
+    assert checkpoint["best_metric"] == pytest.approx(record["val_mpjpe"])
+    assert checkpoint["config"]["train"]["grad_accum_steps"] == 2
+
+    from pose3d.models.registry import load_model_from_checkpoint
+
+    model, _ = load_model_from_checkpoint(out / "best.pt")
+    for a, b in zip(model.state_dict().values(), trainer.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard"), size_guidance={"images": 0}).Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/mse", "train/l1", "train/distance", "train/root", "train/lr",
+            "train/samples_per_s", "val/mpjpe", "val/pa_mpjpe"} <= tags
+    assert "val/previews" in events.Tags()["images"]
+
+
+def test_too_few_samples_for_one_step_is_a_clear_error(tmp_path, shards):
+    with pytest.raises(ValueError, match="fewer than one optimizer step"):
+        _trainer(tmp_path, shards, tmp_path / "out", batch_size=64)

@@ -1,0 +1,26 @@
+"""Snakemake script of rule `train`: one model; torchrun (DDP) when train.gpus > 1."""
+
+import logging
+import sys
+from pathlib import Path
+
+log_file = open(snakemake.log[0], "w")  # noqa: F821, SIM115 - snakemake injects `snakemake`
+sys.stderr = log_file  # tqdm and warnings go to the rule's log
+logging.basicConfig(
+    stream=log_file, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+)
+
+import torch  # noqa: E402
+
+from pose3d.config import config_from_dict  # noqa: E402
+from pose3d.training.launch import run_training  # noqa: E402
+
+torch.set_num_threads(snakemake.threads)  # noqa: F821
+run_training(
+    config_from_dict(snakemake.config),  # noqa: F821
+    snakemake.wildcards.model,  # noqa: F821
+    list(snakemake.input.train),  # noqa: F821
+    list(snakemake.input.test),  # noqa: F821
+    Path(snakemake.output.best).parent,  # noqa: F821
+    output_stream=log_file,
+)
