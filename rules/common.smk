@@ -60,8 +60,29 @@ if CFG.storage.remote:
 def remote_or_local(path):
     """Declare a data-stage file on the configured rclone remote, or locally when none is set."""
     if CFG.storage.remote:
-        return storage.rclone(f"{CFG.storage.remote.rstrip('/')}/{path}")
+        return storage.rclone(remote_query(path))
     return path
+
+
+TRAIN_SHARDS = [f"{RESULTS}/shuffled/train/{name}" for name in shard_names(CFG.split.train_shards)]
+TEST_SHARDS = [f"{RESULTS}/split/test/{name}" for name in shard_names(CFG.split.test_shards)]
+
+
+def shard_inputs(paths):
+    """Shards a training/evaluation job depends on. On a remote they are not downloaded by
+    Snakemake (retrieve=False): the job copies them once into storage.cache_dir, reused across runs."""
+    if CFG.storage.remote:
+        return [storage.rclone(remote_query(path), retrieve=False) for path in paths]
+    return list(paths)
+
+
+def shard_sources(paths):
+    """What the job opens for `shard_inputs(paths)`: rclone queries on a remote, else local paths."""
+    return [remote_query(path) for path in paths] if CFG.storage.remote else list(paths)
+
+
+def remote_query(path):
+    return f"{CFG.storage.remote.rstrip('/')}/{path}"
 
 
 def dataset_marker():

@@ -6,8 +6,8 @@
 rule evaluate:
     input:
         checkpoint=f"{RESULTS}/models/{{model}}/best.pt",
-        test=[remote_or_local(f"{RESULTS}/split/test/{name}") for name in shard_names(CFG.split.test_shards)],
-        train=[remote_or_local(f"{RESULTS}/shuffled/train/{name}") for name in shard_names(CFG.split.train_shards)],
+        test=shard_inputs(TEST_SHARDS),
+        train=shard_inputs(TRAIN_SHARDS),
     output:
         metrics=f"{RESULTS}/eval/{{model}}/metrics.json",
         per_action=f"{RESULTS}/eval/{{model}}/per_action.csv",
@@ -17,6 +17,8 @@ rule evaluate:
     wildcard_constraints:
         model="|".join(CFG.models),
     params:
+        train_sources=shard_sources(TRAIN_SHARDS),
+        test_sources=shard_sources(TEST_SHARDS),
         evaluate=CFG.to_dict()["evaluate"],
     log:
         f"{LOGS}/evaluate/{{model}}.log",

@@ -12,8 +12,8 @@ def train_wants_gpu():
 
 rule train:
     input:
-        train=[remote_or_local(f"{RESULTS}/shuffled/train/{name}") for name in shard_names(CFG.split.train_shards)],
-        test=[remote_or_local(f"{RESULTS}/split/test/{name}") for name in shard_names(CFG.split.test_shards)],
+        train=shard_inputs(TRAIN_SHARDS),
+        test=shard_inputs(TEST_SHARDS),
     output:
         best=f"{RESULTS}/models/{{model}}/best.pt",
         last=f"{RESULTS}/models/{{model}}/last.pt",
@@ -22,6 +22,8 @@ rule train:
     wildcard_constraints:
         model="|".join(CFG.models),
     params:
+        train_sources=shard_sources(TRAIN_SHARDS),
+        test_sources=shard_sources(TEST_SHARDS),
         # What this stage reads, so a change reruns it (the script types the full config itself).
         train=CFG.to_dict()["train"],
         model=lambda wildcards: CFG.to_dict()["model"][wildcards.model],

@@ -1,11 +1,13 @@
-"""The data stages end to end through the real `snakemake` CLI on a tiny synthetic config.
+"""The whole DAG end to end through the real `snakemake` CLI on a tiny synthetic config.
 
-synthesize -> preprocess -> chunk -> split -> shuffle, then: a second run has nothing to do,
-and a dry run with edited split subjects reruns split and shuffle only.
+synthesize -> preprocess -> chunk -> split -> shuffle -> train -> evaluate -> infer, then: a
+second run has nothing to do, and a dry run with edited split subjects reruns split and what
+follows it, never synthesize, preprocess or chunk. The shipped default config plans in a dry run.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -54,16 +56,24 @@ def _jobs_of(dry_run_output: str) -> set[str]:
     return rules
 
 
-def test_data_stages_end_to_end(tmp_path):
+def test_default_config_dry_run(tmp_path):
+    configfile = REPO_ROOT / "config" / "config.yaml"
+    jobs = _jobs_of(_snakemake(tmp_path, configfile, [], "-n"))
+    assert jobs == {"all", "synthesize", "preprocess", "chunk", "split", "shuffle", "train", "evaluate", "infer"}
+
+
+def test_whole_dag_end_to_end(tmp_path):
     workdir = tmp_path / "work"
     workdir.mkdir()
     # One action and camera: 2 sequences keep the job count (and Python start-ups) small.
-    config = tiny_config_dict(workdir / "resources" / "synthetic", dataset={"actions": [2], "cameras": [1]})
+    config = tiny_config_dict(
+        workdir / "resources" / "synthetic", dataset={"actions": [2], "cameras": [1]}, train={"batch_size": 2}
+    )
     configfile = tmp_path / "tiny.yaml"
     configfile.write_text(yaml.safe_dump(config))
     train_shards = [f"results/shuffled/train/shard_{i:05d}.h5" for i in range(config["split"]["train_shards"])]
     test_shards = [f"results/split/test/shard_{i:05d}.h5" for i in range(config["split"]["test_shards"])]
-    targets = train_shards + test_shards
+    targets: list[str] = []  # rule all: every model trained and evaluated, then inference
 
     _snakemake(workdir, configfile, targets)
     chunks = sorted((workdir / "results" / "chunks").glob("S*.h5"))
@@ -76,6 +86,12 @@ def test_data_stages_end_to_end(tmp_path):
     assert sorted(train_keys) == sorted(k for k in all_keys if k[0] == 1)
     assert sorted(test_keys) == sorted(k for k in all_keys if k[0] == 9)
     assert (workdir / "results" / "logs" / "chunk" / "S1.log").is_file()
+    for model in config["models"]:
+        metrics = json.loads((workdir / "results" / "eval" / model / "metrics.json").read_text())
+        assert metrics, model
+        assert (workdir / "results" / "models" / model / "last.pt").is_file()
+    summary = json.loads((workdir / "results" / "infer" / config["infer"]["model"] / "summary.json").read_text())
+    assert summary["images_processed"] >= 1, summary
 
     assert "Nothing to be done" in _snakemake(workdir, configfile, targets)
 
@@ -84,4 +100,4 @@ def test_data_stages_end_to_end(tmp_path):
     edited_file = tmp_path / "edited.yaml"
     edited_file.write_text(yaml.safe_dump(edited))
     jobs = _jobs_of(_snakemake(workdir, edited_file, targets, "-n"))
-    assert jobs == {"split", "shuffle"}, jobs
+    assert jobs == {"all", "split", "shuffle", "train", "evaluate", "infer"}, jobs

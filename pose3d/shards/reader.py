@@ -254,3 +254,13 @@ def open_shard(path: str | Path, cache: ShardCache | None = None) -> ShardReader
     if cache is None and is_remote(path):
         raise ShardError(f"{path}: the shard is on a remote; pass a ShardCache (storage.cache_dir) to read it")
     return ShardReader(cache.local_path(path) if cache is not None else path)
+
+
+def localize_shards(paths: Sequence[str | Path], storage: StorageConfig) -> list[Path]:
+    """Local files for a list of shards: remote ones are copied once into `storage.cache_dir`.
+
+    Training streams every shard each epoch, so remote shards are read from that cache,
+    never over the network; local paths come back unchanged.
+    """
+    cache = ShardCache.from_storage(storage)
+    return [cache.local_path(path) for path in paths]

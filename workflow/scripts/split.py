@@ -1,13 +1,9 @@
 """Snakemake script of rule `split`: subject chunks -> train and test shards."""
 
-import logging
-import sys
 
-log_file = open(snakemake.log[0], "w")  # noqa: F821, SIM115 - snakemake injects `snakemake`
-sys.stderr = log_file  # tqdm and warnings go to the rule's log
-logging.basicConfig(
-    stream=log_file, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-)
+from pose3d.logs import log_to_file
+
+log_file = log_to_file(snakemake.log[0])  # noqa: F821 - snakemake injects `snakemake`
 
 from pose3d.shards.ops import split_by_subject  # noqa: E402
 

@@ -1,26 +1,27 @@
 """Snakemake script of rule `train`: one model; torchrun (DDP) when train.gpus > 1."""
 
-import logging
-import sys
 from pathlib import Path
 
-log_file = open(snakemake.log[0], "w")  # noqa: F821, SIM115 - snakemake injects `snakemake`
-sys.stderr = log_file  # tqdm and warnings go to the rule's log
-logging.basicConfig(
-    stream=log_file, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-)
+from pose3d.logs import log_to_file
+
+log_file = log_to_file(snakemake.log[0])  # noqa: F821 - snakemake injects `snakemake`
 
 import torch  # noqa: E402
 
 from pose3d.config import config_from_dict  # noqa: E402
+from pose3d.shards.reader import localize_shards  # noqa: E402
 from pose3d.training.launch import run_training  # noqa: E402
 
 torch.set_num_threads(snakemake.threads)  # noqa: F821
+config = config_from_dict(snakemake.config)  # noqa: F821
+# Remote shards (storage.remote) are read through the local shard cache, not over the network.
+train_shards = localize_shards(snakemake.params.train_sources, config.storage)  # noqa: F821
+test_shards = localize_shards(snakemake.params.test_sources, config.storage)  # noqa: F821
 run_training(
-    config_from_dict(snakemake.config),  # noqa: F821
+    config,
     snakemake.wildcards.model,  # noqa: F821
-    list(snakemake.input.train),  # noqa: F821
-    list(snakemake.input.test),  # noqa: F821
+    train_shards,
+    test_shards,
     Path(snakemake.output.best).parent,  # noqa: F821
     output_stream=log_file,
 )
