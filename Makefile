@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml $(wildcard $(PLUGIN)/pyproject.toml)
 install: system-packages $(STAMP)
 
 run: install
-	$(VENV)/bin/snakemake --cores $(CORES) --profile profiles/default $(SNAKEMAKE_ARGS)
+	$(VENV)/bin/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)  # profiles/default is loaded as the workflow profile
 	@$(PY) -m pose3d.run_summary results
 
 test: install

@@ -10,8 +10,6 @@ on the same inputs (image read + warp + encode + HDF5). Writes benchmarks/result
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import tempfile
 import time
@@ -19,6 +17,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchmarks.harness import write_results  # noqa: E402
 
 
 def main() -> None:
@@ -68,10 +68,7 @@ def main() -> None:
                 "image_size": codec_config.shards.image_size,
             }
             print(f"chunk {codec}: {results['codecs'][codec]}", flush=True)
-    results["machine"] = {"platform": platform.platform()}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
-    print(f"wrote {args.output}")
+    write_results(args.output, results)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "pose3d-bench-yolo-config"))
+from benchmarks.harness import offline_environment  # noqa: E402
+
+offline_environment()
 
 
 def main() -> None:

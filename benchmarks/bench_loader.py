@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import platform
 import sys
 import tarfile
 import tempfile
@@ -36,6 +34,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info  # noqa: E402
 
+from benchmarks.harness import write_results  # noqa: E402
 from pose3d.shards import schema  # noqa: E402
 from pose3d.shards.writer import ShardWriter, encode_image  # noqa: E402
 from pose3d.training.dataset import ShardDataset  # noqa: E402
@@ -194,10 +193,7 @@ def main() -> None:
         for workers in (0, 1, 2):
             key = f"workers_{workers}"
             entry[key]["ratio_vs_targz"] = round(entry[key]["samples_per_s"] / baseline[key]["samples_per_s"], 2)
-    results["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count()}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
-    print(f"wrote {args.output}")
+    write_results(args.output, results)
 
 
 if __name__ == "__main__":

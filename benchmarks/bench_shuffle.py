@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchmarks.harness import write_results  # noqa: E402
 
 
 def child(inputs: list[str], output_dir: str, seed: int) -> None:
@@ -90,10 +91,7 @@ def main() -> None:
     first, last = results["runs"][0], results["runs"][-1]
     results["shuffle_mb_ratio_4x_vs_1x"] = round(last["shuffle_mb"] / max(first["shuffle_mb"], 1e-6), 2)
     results["dataset_ratio_4x_vs_1x"] = round(last["dataset_mb"] / first["dataset_mb"], 2)
-    results["machine"] = {"platform": platform.platform()}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
-    print(f"wrote {args.output}")
+    write_results(args.output, results)
 
 
 if __name__ == "__main__":

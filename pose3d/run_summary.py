@@ -60,10 +60,16 @@ def _metric_lines(results: Path) -> list[str]:
     lines = []
     for metrics_path in sorted((results / "eval").glob("*/metrics.json")):
         metrics = _load_json(metrics_path) or {}
-        model = metrics_path.parent.name
-        summary = metrics.get("summary") or metrics.get("average") or {}
-        parts = [f"{key} {value:.1f}" for key, value in summary.items() if isinstance(value, int | float)]
-        lines.append(f"eval {model}: {', '.join(parts) or 'see ' + str(metrics_path)}")
+        model = (metrics.get("model") or {}).get("average", {})
+        baseline = (metrics.get("baseline") or {}).get("average", {})
+        if "mpjpe" not in model:
+            lines.append(f"eval {metrics_path.parent.name}: see {metrics_path}")
+            continue
+        lines.append(
+            f"eval {metrics_path.parent.name}: MPJPE {model['mpjpe']:.1f} mm, PA-MPJPE {model.get('pa_mpjpe', float('nan')):.1f} mm"
+            f" (mean-pose baseline {baseline.get('mpjpe', float('nan')):.1f} mm, ratio "
+            f"{metrics.get('mpjpe_ratio_to_baseline', float('nan')):.2f}) -> {metrics_path.parent}"
+        )
     return lines
 
 
@@ -71,8 +77,10 @@ def _infer_lines(results: Path) -> list[str]:
     lines = []
     for summary_path in sorted((results / "infer").glob("*/summary.json")):
         summary = _load_json(summary_path) or {}
-        counts = {k: v for k, v in summary.items() if isinstance(v, int)}
-        lines.append(f"infer {summary_path.parent.name}: {counts} -> {summary_path.parent}")
+        lines.append(
+            f"infer {summary_path.parent.name}: {summary.get('images_processed', 0)}/{summary.get('images_found', 0)} images, "
+            f"{summary.get('people_found', 0)} people -> {summary_path.parent} (panels/, contact_sheet.png)"
+        )
     return lines
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pose3d.datasets.h36m import Camera
+
 # cam_idx -> published intrinsics of the 1000 x 1000(2) Human3.6M frames.
 INTRINSICS: dict[int, dict] = {
     1: {"id": "54138969", "f": (1145.0494, 1143.7811), "c": (512.5415, 515.4515),
@@ -60,16 +62,10 @@ EXTRINSICS: dict[int, list[tuple[tuple[float, ...], tuple[float, ...]]]] = {
 
 
 @dataclass(frozen=True)
-class SyntheticCamera:
+class SyntheticCamera(Camera):
     """One camera of one subject at the rendered image size (annotation convention)."""
 
-    cam_idx: int
-    rotation: np.ndarray  # (3, 3) world -> camera
-    translation_mm: np.ndarray  # (3,)
-    focal: np.ndarray  # (2,) pixels
-    center: np.ndarray  # (2,) pixels
-    width: int
-    height: int
+    cam_idx: int = 0
 
     @property
     def position_mm(self) -> np.ndarray:
