@@ -26,12 +26,14 @@ from tqdm import tqdm
 
 from pose3d import cropping, inference_io, skeleton, viz
 from pose3d.config import Config
+from pose3d.inference_inputs import DatasetLookup, default_inference_images, list_inputs, output_names
 from pose3d.perception.base import Frame, PerceptionError, resolve_device
 from pose3d.preprocess import read_image
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+__all__ = ["InferenceOptions", "default_inference_images", "options_from_config", "run_inference"]
+
 KEYPOINT_BACKENDS = ("dataset", "yolo")
 DEPTH_BACKENDS = ("dataset", "depthpro")
 SHEET_MAX_PANELS = 48  # a contact sheet of more panels is unreadable anyway
@@ -77,33 +79,6 @@ def options_from_config(config: Config) -> InferenceOptions:
     )
 
 
-def default_inference_images(config: Config) -> list[Path]:
-    """Held-out images: the first test subject's sequences, frames spread evenly, round robin.
-
-    At most `infer.max_images` (0 = all); a missing sequence folder is an error naming it.
-    """
-    from pose3d.datasets.layout import sequence_ids
-
-    subject = config.split.test_subjects[0]
-    sequences = sequence_ids([subject], config.dataset.actions, config.dataset.subactions, config.dataset.cameras)
-    per_sequence = []
-    for sequence in sequences:
-        folder = Path(config.dataset.root) / "images" / sequence.name
-        files = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
-        if not files:
-            raise FileNotFoundError(f"no held-out images in {folder} (test subject {subject}; is the dataset complete?)")
-        per_sequence.append(files)
-    limit = config.infer.max_images or sum(len(files) for files in per_sequence)
-    take = -(-limit // len(per_sequence))
-    # The middle frame of each of `take` equal stretches: spread over the motion, never only frame 1.
-    picked = [
-        [files[int(i)] for i in np.unique(((np.arange(min(take, len(files))) + 0.5) * len(files) / min(take, len(files))).astype(int))]
-        for files in per_sequence
-    ]
-    interleaved = [files[i] for i in range(take) for files in picked if i < len(files)]
-    return interleaved[:limit]
-
-
 @dataclass
 class _Image:
     """One image in flight, from loading to writing."""
@@ -119,97 +94,6 @@ class _Image:
     intrinsics_source: str = ""
     joints_gt_mm: np.ndarray | None = None  # (P, 17, 3) dataset images only
     joints_mm: list[np.ndarray] = field(default_factory=list)
-
-
-def list_inputs(inputs: str | Path | Sequence[str | Path]) -> tuple[list[Path], list[dict[str, str]]]:
-    """Image files of a file, a folder (recursively, sorted) or an explicit list -> (images, skipped).
-
-    Files whose suffix is not an image's are skipped with a warning and a reason.
-    """
-    if isinstance(inputs, str | Path):
-        root = Path(inputs)
-        if root.is_dir():
-            candidates = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-        elif root.is_file():
-            candidates = [root]
-        else:
-            raise FileNotFoundError(f"inference input {root} is neither an image file nor a folder")
-    else:
-        candidates = [Path(p) for p in inputs]
-    images, skipped = [], []
-    for path in candidates:
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            images.append(path)
-        else:
-            log.warning("skipping %s: not an image file (suffix %r)", path, path.suffix)
-            skipped.append({"path": str(path), "reason": f"not an image file (suffix {path.suffix!r})"})
-    return images, skipped
-
-
-def output_names(paths: Sequence[Path]) -> list[str]:
-    """File stems as output names; where stems repeat, the parent folders make them unique."""
-    stems = [p.stem for p in paths]
-    repeated = {s for s in stems if stems.count(s) > 1}
-    names = []
-    for path in paths:
-        if path.stem in repeated:
-            names.append("__".join([*path.parent.parts[-2:], path.stem]).replace("/", "_"))
-        else:
-            names.append(path.stem)
-    # Never shadow the run's own files.
-    return [f"image_{name}" if name in ("summary", "contact_sheet") else name for name in names]
-
-
-class DatasetLookup:
-    """What a Human3.6M-layout dataset knows about one of its images: camera, joints, box, depth.
-
-    Images are recognised by their sequence folder (`s_09_act_02_subact_01_ca_01/..._000001.jpg`);
-    annotations are read once per sequence.
-    """
-
-    def __init__(self, root: str | Path) -> None:
-        from pose3d.datasets.h36m import H36MReader
-
-        self.root = Path(root)
-        self.reader = H36MReader(self.root)
-        self._sequences: dict[str, dict[str, dict[str, Any]]] = {}
-
-    def frame_for(self, image_path: Path, image_bgr: np.ndarray) -> Frame:
-        """A perception Frame with every annotation of `image_path`; image-only if it is not a dataset image."""
-        from pose3d.datasets.layout import SequenceId
-
-        frame = Frame(image=image_bgr, image_path=image_path)
-        try:
-            sequence = SequenceId.parse(image_path.parent.name)
-        except ValueError:
-            return frame
-        entries = self._sequence(sequence)
-        entry = entries.get(image_path.name)
-        if entry is None:
-            return frame
-        frame.depth_path = entry["depth_path"]
-        frame.joints_cam_mm = entry["joints_cam_mm"]
-        frame.focal = entry["focal"]
-        frame.center = entry["center"]
-        frame.bbox_xyxy = entry["bbox_xyxy"]
-        return frame
-
-    def _sequence(self, sequence) -> dict[str, dict[str, Any]]:
-        if sequence.name not in self._sequences:
-            record = self.reader.load_sequence(sequence, 1)
-            camera = record.camera
-            entries = {}
-            for index, image_path in enumerate(record.image_paths):
-                x, y, w, h = np.asarray(record.bboxes_xywh[index], dtype=np.float64)
-                entries[Path(image_path).name] = {
-                    "depth_path": Path(record.depth_paths[index]) if record.depth_paths is not None else None,
-                    "joints_cam_mm": np.asarray(record.joints_cam_mm[index], dtype=np.float64),
-                    "focal": np.asarray(camera.focal, dtype=np.float64),
-                    "center": np.asarray(camera.center, dtype=np.float64),
-                    "bbox_xyxy": np.array([x, y, x + w, y + h]),
-                }
-            self._sequences[sequence.name] = entries
-        return self._sequences[sequence.name]
 
 
 def build_keypoint_backend(options: InferenceOptions):
