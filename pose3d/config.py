@@ -228,13 +228,11 @@ def _validator_filling_defaults(schema: dict[str, Any]) -> jsonschema.protocols.
 
 def _describe(error: jsonschema.ValidationError) -> str:
     key = ".".join(str(part) for part in error.absolute_path) or "<top level>"
-    allowed = ""
-    enum = error.schema.get("enum") if isinstance(error.schema, dict) else None
-    if enum is not None:
-        allowed = f"; allowed values: {enum}"
-    elif error.validator == "additionalProperties":
-        allowed = f"; known keys: {sorted(error.schema.get('properties', {}))}"
-    return f"config key '{key}': {error.message}{allowed}"
+    if error.validator == "enum":
+        return f"config key '{key}': {error.instance!r} is not allowed; allowed values: {error.validator_value}"
+    if error.validator == "additionalProperties":
+        return f"config key '{key}': {error.message}; known keys: {sorted(error.schema.get('properties', {}))}"
+    return f"config key '{key}': {error.message}"
 
 
 def validate_dict(raw: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -8,11 +8,14 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir)))  # `pose3d` importable without installation too
 
-from pose3d.config import config_from_dict
+from pose3d.config import ConfigError, config_from_dict
 from pose3d.datasets.layout import SequenceId, sequence_ids
 
-validate(config, schema="../config/schema.yaml", set_default=True)
-CFG = config_from_dict(config)
+try:  # pose3d's own check first: its message names the key and the allowed values in one line
+    CFG = config_from_dict(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+validate(config, schema="../config/schema.yaml", set_default=True)  # fills the defaults into `config`
 
 RESULTS = "results"
 LOGS = "results/logs"

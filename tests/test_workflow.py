@@ -62,6 +62,18 @@ def test_default_config_dry_run(tmp_path):
     assert jobs == {"all", "synthesize", "preprocess", "chunk", "split", "shuffle", "train", "evaluate", "infer"}
 
 
+def test_wrong_config_value_fails_before_anything_runs(tmp_path):
+    config = tiny_config_dict(tmp_path / "synthetic", shards={"image_codec": "png"})
+    configfile = tmp_path / "bad.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "--directory", str(tmp_path),
+               "--configfile", str(configfile), "--cores", "1", "-n"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode != 0
+    assert "config key 'shards.image_codec': 'png' is not allowed; allowed values: ['jpeg', 'raw']" in result.stdout + result.stderr
+    assert not (tmp_path / "synthetic").exists()
+
+
 def test_whole_dag_end_to_end(tmp_path):
     workdir = tmp_path / "work"
     workdir.mkdir()
