@@ -241,8 +241,7 @@ def validate_dict(raw: dict[str, Any], schema: dict[str, Any] | None = None) -> 
     if not isinstance(data, dict):
         raise ConfigError(f"config must be a mapping, got {type(data).__name__}")
     validator = _validator_filling_defaults(schema or load_schema())
-    # Two passes: the first fills defaults of nested sections created by the outer defaults.
-    list(validator.iter_errors(data))
+    # One pass: a section's default ({}) is filled before the validator descends into it.
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e) for e in errors))

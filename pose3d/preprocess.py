@@ -46,9 +46,10 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
+from pose3d import cropping
 from pose3d.config import Config
 from pose3d.datasets.layout import SequenceId
-from pose3d.geometry import crop_affine, square_crop_from_box
+from pose3d.geometry import square_crop_from_box
 from pose3d.perception import (
     Frame,
     PerceptionError,
@@ -94,17 +95,17 @@ def read_image(path: Path) -> np.ndarray | None:
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
 
 
-def crop_depth(depth_m: np.ndarray, box_xyxy: np.ndarray, depth_size: int, padding: float) -> tuple[np.ndarray, np.ndarray]:
+def crop_depth(
+    depth_m: np.ndarray, box_xyxy: np.ndarray, depth_size: int, padding: float,
+    image_shape: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Square depth crop around a person box -> (depth (S, S) float32 m, crop (x0, y0, side) px).
 
-    Nearest-neighbour sampling keeps depth values real (no blending across a silhouette
-    with the background or with 0 = no surface); outside the image is 0.
+    The same nearest-neighbour crop as training and inference (`cropping.crop_depth`), so depth
+    values stay real and outside the image is 0; `image_shape` when the map has another size.
     """
     x0, y0, scale = (float(v) for v in square_crop_from_box(box_xyxy, depth_size, padding))
-    crop = cv2.warpAffine(
-        depth_m.astype(np.float32), crop_affine((x0, y0, scale)), (depth_size, depth_size),
-        flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
-    )
+    crop = cropping.crop_depth(depth_m, np.array([x0, y0, scale]), depth_size, depth_size, image_shape)
     return crop, np.array([x0, y0, scale * depth_size], dtype=np.float32)
 
 
@@ -209,7 +210,7 @@ def _perceive(frames, indices, keypoint_backend, depth_backend, out, size: int, 
             out["status"][i] = STATUS_NO_PERSON
             continue
         box = found.boxes_xyxy[person]
-        depth_crop, crop = crop_depth(depth.depth_m, box, size, padding)
+        depth_crop, crop = crop_depth(depth.depth_m, box, size, padding, frame.image.shape[:2])
         out["status"][i] = STATUS_OK
         out["keypoints_2d"][i] = found.keypoints[person]
         out["box"][i] = box

@@ -168,6 +168,21 @@ def set_equal_3d_axes(ax: Any, points_mm: np.ndarray, margin: float = 0.1) -> No
     ax.set_box_aspect((1, 1, 1))
 
 
+def plot_prediction_vs_truth(ax: Any, predicted_mm: np.ndarray, true_mm: np.ndarray, label_size: int = 6) -> None:
+    """Root-relative H36M-17 prediction (solid) over ground truth (dashed) on one 3D axis.
+
+    Root-relative, because the absolute root error would hide the pose error.
+    """
+    pred_rel = predicted_mm - predicted_mm[:1]
+    true_rel = true_mm - true_mm[:1]
+    plot_skeleton_3d(ax, pred_rel, "h36m17", label="prediction")
+    plot_skeleton_3d(ax, true_rel, "h36m17", color=GROUND_TRUTH_COLOR, linestyle="--", linewidth=1.2,
+                     label="ground truth")
+    set_equal_3d_axes(ax, np.concatenate([pred_rel, true_rel]))
+    ax.view_init(elev=15, azim=-70)
+    ax.tick_params(labelsize=label_size)
+
+
 def draw_ground_plane(ax: Any, joints_mm: np.ndarray, margin_mm: float = 300.0, color="0.6") -> None:
     """A translucent floor under the lowest joint of camera-space joints (..., 3) mm.
 

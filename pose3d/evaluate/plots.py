@@ -67,14 +67,7 @@ def plot_worst_median_sheet(
                 ax_image.set_title(f"{name}: {labels[index]}", fontsize=7)
                 row += 1
             ax = figure.add_subplot(2 * rows_per_group, columns, row * columns + column + 1, projection="3d")
-            pred_rel = predicted_mm[index] - predicted_mm[index, :1]
-            true_rel = true_mm[index] - true_mm[index, :1]
-            viz.plot_skeleton_3d(ax, pred_rel, "h36m17", label="prediction")
-            viz.plot_skeleton_3d(ax, true_rel, "h36m17", color=viz.GROUND_TRUTH_COLOR, linestyle="--",
-                                 linewidth=1.2, label="ground truth")
-            viz.set_equal_3d_axes(ax, np.concatenate([pred_rel, true_rel]))
-            ax.view_init(elev=15, azim=-70)
-            ax.tick_params(labelsize=5)
+            viz.plot_prediction_vs_truth(ax, predicted_mm[index], true_mm[index], label_size=5)
             caption = f"{errors_mm[index]:.0f} mm" if crops else f"{name}: {labels[index]}\n{errors_mm[index]:.0f} mm"
             ax.set_title(caption, fontsize=7)
             if group == 0 and column == 0:

@@ -21,7 +21,7 @@ from pose3d.evaluate.baseline import baseline_predictions, mean_root_relative_po
 from pose3d.evaluate.plots import plot_per_joint, plot_worst_median_sheet, worst_and_median
 from pose3d.evaluate.report import action_name, per_sample_errors, summarize, write_reports
 from pose3d.shards import schema
-from pose3d.shards.reader import ShardReader
+from pose3d.shards.reader import ShardReader, localize_shards
 from pose3d.training.previews import crop_with_keypoints
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,8 @@ def evaluate_checkpoint(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    test_shards = localize_shards(test_shards, config.storage)  # remote shards via the local cache
+    train_shards = localize_shards(train_shards, config.storage)
     device = resolve_device(config.train.device)
     model, state = load_model_from_checkpoint(checkpoint, device)
     model_name, layout = state["model_name"], state["keypoints_layout"]

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from pose3d.config import Config
-from pose3d.shards.reader import ShardCache
+from pose3d.shards.reader import localize_shards
 from pose3d.training.checkpoint import seed_everything
 from pose3d.training.distributed import DistContext, init_distributed, shutdown_distributed
 from pose3d.training.trainer import Trainer
@@ -68,12 +68,6 @@ def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: 
     )
 
 
-def local_shard_paths(paths: Sequence[str | Path], config: Config) -> list[str]:
-    """Remote shards (rclone paths) are copied into `storage.cache_dir` once; local ones stay."""
-    cache = ShardCache(config.storage.cache_dir)
-    return [str(cache.local_path(path)) for path in paths]
-
-
 def build_trainer(
     config: Config,
     model_name: str,
@@ -89,8 +83,9 @@ def build_trainer(
     from pose3d.training.loss import PoseLoss
 
     cfg = config.train
-    train_shards = local_shard_paths(train_shards, config)
-    test_shards = local_shard_paths(test_shards, config)
+    # Remote shards (storage.remote) are read from the local shard cache, never over the network.
+    train_shards = localize_shards(train_shards, config.storage)
+    test_shards = localize_shards(test_shards, config.storage)
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
     train_set = ShardDataset(train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True)
     layout = train_set.keypoints_layout

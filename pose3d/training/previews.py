@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from pose3d import viz
+from pose3d import metrics, viz
 
 
 def crop_to_uint8(image: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -49,17 +49,8 @@ def preview_figure(
         ax_image.imshow(crop_with_keypoints(crop, np.asarray(batch["keypoints_2d"][row]), keypoints_layout))
         ax_image.axis("off")
         ax_3d = figure.add_subplot(count, 2, 2 * row + 2, projection="3d")
-        # Root-relative: the prediction's absolute root error would hide its pose error.
-        pred_rel = predicted[row] - predicted[row, :1]
-        true_rel = truth[row] - truth[row, :1]
-        viz.plot_skeleton_3d(ax_3d, pred_rel, "h36m17", label="prediction")
-        viz.plot_skeleton_3d(ax_3d, true_rel, "h36m17", color=viz.GROUND_TRUTH_COLOR, linestyle="--",
-                             linewidth=1.2, label="ground truth")
-        viz.set_equal_3d_axes(ax_3d, np.concatenate([pred_rel, true_rel]))
-        error = float(np.linalg.norm(pred_rel - true_rel, axis=-1).mean())
-        ax_3d.set_title(f"MPJPE {error:.0f} mm", fontsize=9)
-        ax_3d.tick_params(labelsize=6)
-        ax_3d.view_init(elev=15, azim=-70)
+        viz.plot_prediction_vs_truth(ax_3d, predicted[row], truth[row])
+        ax_3d.set_title(f"MPJPE {float(metrics.mpjpe(predicted[row], truth[row])):.0f} mm", fontsize=9)
         if row == 0:
             ax_3d.legend(loc="upper left", fontsize=7)
     figure.tight_layout()

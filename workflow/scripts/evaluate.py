@@ -10,13 +10,12 @@ import torch  # noqa: E402
 
 from pose3d.config import config_from_dict  # noqa: E402
 from pose3d.evaluate.run import evaluate_checkpoint  # noqa: E402
-from pose3d.shards.reader import localize_shards  # noqa: E402
 
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 config = config_from_dict(snakemake.config)  # noqa: F821
-# Remote shards (storage.remote) are read through the local shard cache, not over the network.
-train_shards = localize_shards(snakemake.params.train_sources, config.storage)  # noqa: F821
-test_shards = localize_shards(snakemake.params.test_sources, config.storage)  # noqa: F821
+# Rclone queries when storage.remote is set: the library reads them through its shard cache.
+train_shards = list(snakemake.params.train_sources)  # noqa: F821
+test_shards = list(snakemake.params.test_sources)  # noqa: F821
 evaluate_checkpoint(
     snakemake.input.checkpoint,  # noqa: F821
     test_shards,
