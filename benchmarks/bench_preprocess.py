@@ -103,8 +103,8 @@ def main() -> None:
 
 def _backend_breakdown(root: Path, sequence: str, weights: Path, depthpro: Path) -> dict[str, float]:
     """Seconds per frame of each tiny network alone (after loading), to see what dominates."""
+    from pose3d.io import read_image
     from pose3d.perception import DepthProDepth, Frame, YoloKeypoints
-    from pose3d.preprocess import read_image
 
     images = sorted((root / "images" / sequence).glob("*.jpg"))
     frames = [Frame(image=read_image(path)) for path in images]

@@ -33,28 +33,26 @@ without its end marker), no ground-truth joints, no depth map, nobody detected.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 import zlib
 from pathlib import Path
 from typing import Any
 
-import cv2
 import h5py
 import numpy as np
 from tqdm import tqdm
 
 from pose3d import cropping
+from pose3d import io as files
 from pose3d.config import Config
 from pose3d.datasets.layout import SequenceId
 from pose3d.geometry import square_crop_from_box
 from pose3d.perception import (
     Frame,
     PerceptionError,
-    build_depth_backend,
-    build_keypoint_backend,
+    depth_backend_from_config,
+    keypoint_backend_from_config,
     select_person,
 )
 
@@ -75,24 +73,6 @@ STATUS_NAMES = {
     STATUS_MISSING_ANNOTATION: "missing_annotation",
     STATUS_MISSING_DEPTH: "missing_depth",
 }
-
-
-def read_image(path: Path) -> np.ndarray | None:
-    """Decode an image to (H, W, 3) uint8 BGR; None when it is missing, corrupt or truncated.
-
-    OpenCV decodes a truncated JPEG with a warning and grey rows, so a JPEG must also end
-    with its end-of-image marker (trailing zero padding allowed).
-    """
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError:
-        return None
-    if data.size == 0:
-        return None
-    raw = data.tobytes()
-    if raw[:2] == b"\xff\xd8" and not raw.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        return None
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
 
 
 def crop_depth(
@@ -124,8 +104,8 @@ def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, rep
             "depth maps (real Human3.6M has none); use the 'depthpro' backend"
         )
     # Groundtruth noise is seeded by the sequence name: reruns and parallel jobs agree.
-    keypoint_backend = build_keypoint_backend(config, seed=zlib.crc32(sequence_name.encode()))
-    depth_backend = build_depth_backend(config)
+    keypoint_backend = keypoint_backend_from_config(config, seed=zlib.crc32(sequence_name.encode()))
+    depth_backend = depth_backend_from_config(config)
 
     n = len(record.frame_indices)
     size = config.shards.depth_size
@@ -146,7 +126,7 @@ def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, rep
         for start in range(0, n, step):
             frames, indices = [], []
             for i in range(start, min(n, start + step)):
-                image = read_image(Path(record.image_paths[i]))
+                image = files.read_image(record.image_paths[i])
                 if image is None:
                     out["status"][i] = STATUS_UNREADABLE_IMAGE
                 elif not np.all(np.isfinite(joints[i])):
@@ -191,7 +171,7 @@ def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, rep
         "seconds": round(seconds, 3),
         "frames_per_second": round(n / seconds, 2) if seconds > 0 else None,
     }
-    _write_json(Path(report_json), report)
+    files.write_json(report_json, report)
     log.info("%s: kept %d of %d frames (%s)", sequence_name, kept, n,
              ", ".join(f"{k} {len(v)}" for k, v in skipped.items() if v) or "no skips")
     return report
@@ -251,27 +231,11 @@ def _relative_to_images(path: Path, root: Path) -> str:
 
 def _write_h5(path: Path, attrs: dict[str, Any], arrays: dict[str, np.ndarray], image_files: list[str]) -> None:
     """Write the preprocessed file under a temporary name, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with h5py.File(temporary, "w") as handle:
-            for key, value in attrs.items():
-                handle.attrs[key] = value
-            for key, value in arrays.items():
-                handle.create_dataset(key, data=value, compression="gzip" if key == "depth" else None)
-            handle.create_dataset(
-                "image_file", data=np.array(image_files, dtype=object), dtype=h5py.string_dtype("utf-8")
-            )
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        temporary.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with files.atomic_path(path) as temporary, h5py.File(temporary, "w") as handle:
+        for key, value in attrs.items():
+            handle.attrs[key] = value
+        for key, value in arrays.items():
+            handle.create_dataset(key, data=value, compression="gzip" if key == "depth" else None)
+        handle.create_dataset(
+            "image_file", data=np.array(image_files, dtype=object), dtype=h5py.string_dtype("utf-8")
+        )

@@ -14,9 +14,15 @@ import pytest
 import torch
 import yaml
 
-from pose3d import inference_io, viz
 from pose3d.config import config_from_dict
-from pose3d.inference import InferenceOptions, default_inference_images, options_from_config, run_inference
+from pose3d.inference import (
+    InferenceOptions,
+    default_inference_images,
+    options_from_config,
+    outputs,
+    panels,
+    run_inference,
+)
 from pose3d.models.common import REFERENCE_EXTENT_MM
 from pose3d.models.registry import build_model
 from pose3d.perception.base import PerceptionError
@@ -106,7 +112,7 @@ def plain_images(folder: Path, count: int, height: int = 96, width: int = 128) -
 def load_result(output: Path, name: str) -> tuple[np.ndarray, dict]:
     joints = np.load(output / f"{name}.npy")
     result = json.loads((output / f"{name}.json").read_text())
-    inference_io.validate_result(result)
+    outputs.validate_result(result)
     return joints, result
 
 
@@ -118,7 +124,7 @@ def test_end_to_end_on_held_out_synthetic_images(synthetic, checkpoint, tmp_path
     output = tmp_path / "infer"
     summary = run_inference(checkpoint, images, output, replace(options_from_config(config), progress=False))
 
-    inference_io.validate_result(json.loads((output / "summary.json").read_text()), inference_io.SUMMARY_SCHEMA)
+    outputs.validate_result(json.loads((output / "summary.json").read_text()), outputs.SUMMARY_SCHEMA)
     assert summary["images_processed"] == 2 and summary["people_found"] == 2 and summary["images_skipped"] == []
     assert {"keypoints", "depth", "model", "draw"} <= set(summary["stage_seconds"])
     for path in images:
@@ -130,9 +136,9 @@ def test_end_to_end_on_held_out_synthetic_images(synthetic, checkpoint, tmp_path
         assert np.allclose(person["joints_3d_mm"], joints[0], atol=1e-2)
         assert np.allclose(person["root_mm"], joints[0, 0], atol=1e-2)
         assert np.array(person["joints_3d_gt_mm"]).shape == (17, 3)
-        assert result["model"]["checkpoint_id"] == inference_io.checkpoint_id(checkpoint)
+        assert result["model"]["checkpoint_id"] == outputs.checkpoint_id(checkpoint)
         panel = cv2.imread(str(output / "panels" / f"{path.stem}.png"))
-        assert panel is not None and panel.shape[:2] == viz.PANEL_SIZE_PX
+        assert panel is not None and panel.shape[:2] == panels.PANEL_SIZE_PX
     assert cv2.imread(str(output / "contact_sheet.png")) is not None
 
 
@@ -181,7 +187,7 @@ def test_tiny_yolo_and_depthpro_image_with_nobody(checkpoint, shy_yolo, depthpro
         assert joints.shape == (0, 17, 3) and result["people"] == []
         assert result["intrinsics"]["source"] == "depthpro_fov"
         panel = cv2.imread(str(tmp_path / "out" / "panels" / f"{path.stem}.png"))
-        assert panel.shape[:2] == viz.PANEL_SIZE_PX
+        assert panel.shape[:2] == panels.PANEL_SIZE_PX
 
 
 def test_every_person_found_up_to_max_people_in_one_batch(synthetic, eager_yolo, depthpro_fov60, tmp_path):

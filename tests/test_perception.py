@@ -18,8 +18,8 @@ from pose3d.perception import (
     GroundTruthKeypoints,
     PerceptionError,
     YoloKeypoints,
-    build_depth_backend,
-    build_keypoint_backend,
+    depth_backend_from_config,
+    keypoint_backend_from_config,
     select_person,
 )
 from tests.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
@@ -68,7 +68,7 @@ def test_yolo_backend_built_from_config_loads_the_weights_by_path(tmp_path, tiny
     raw = {"perception": {"device": "cpu", "keypoints": {"backend": "yolo", "weights": str(tiny_yolo)}}}
     from tests.conftest import tiny_config_dict
 
-    backend = build_keypoint_backend(config_from_dict(tiny_config_dict(tmp_path, **raw)))
+    backend = keypoint_backend_from_config(config_from_dict(tiny_config_dict(tmp_path, **raw)))
     assert isinstance(backend, YoloKeypoints) and backend.model.task == "pose"
 
 
@@ -97,7 +97,7 @@ def test_depthpro_backend_built_from_config(tmp_path, tiny_depthpro):
     from tests.conftest import tiny_config_dict
 
     raw = {"perception": {"device": "cpu", "depth": {"backend": "depthpro", "model": str(tiny_depthpro)}}}
-    backend = build_depth_backend(config_from_dict(tiny_config_dict(tmp_path, **raw)))
+    backend = depth_backend_from_config(config_from_dict(tiny_config_dict(tmp_path, **raw)))
     assert isinstance(backend, DepthProDepth) and backend.model.config.use_fov_model
 
 

@@ -1,4 +1,4 @@
-"""Drawing: 2D skeletons, upright equal-axis 3D plots, depth colours, contact sheets, the 2x2 panel."""
+"""Drawing: 2D skeletons, upright equal-axis 3D plots, depth colours, contact sheets, the inference 2x2 panel."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pose3d import viz
+from pose3d.inference import panels
 from pose3d.skeleton import H36M17
 
 
@@ -81,13 +82,13 @@ def test_panel_2x2_with_ground_truth_and_empty_panel(tmp_path):
     keypoints = np.concatenate([pixels, np.ones((17, 1))], axis=1)[None]
     depth = np.full((96, 128), 4.5, np.float32)
     path = tmp_path / "panel.png"
-    panel = viz.panel_2x2(
+    panel = panels.panel_2x2(
         image, keypoints, "h36m17", depth, joints[None], joints[None] + 20, title="one person",
         boxes=np.array([[40, 10, 90, 90]]), scores=np.array([0.9]), output_path=path,
     )
-    assert panel.shape == (*viz.PANEL_SIZE_PX, 3)
+    assert panel.shape == (*panels.PANEL_SIZE_PX, 3)
     written = cv2.imread(str(path))
     assert written is not None and written.shape == panel.shape
-    empty = viz.panel_2x2(image, None, "coco17", None, np.zeros((0, 17, 3)), title="nobody")
+    empty = panels.panel_2x2(image, None, "coco17", None, np.zeros((0, 17, 3)), title="nobody")
     assert empty.shape == panel.shape
     assert not np.array_equal(empty, panel)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pose3d import io as files
 from pose3d import viz
 from pose3d.skeleton import H36M17
 
@@ -25,7 +26,7 @@ def plot_per_joint(model_mm: Sequence[float], baseline_mm: Sequence[float], path
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     figure.tight_layout()
-    viz.write_png(path, viz.figure_to_array(figure))
+    files.write_png(path, viz.figure_to_array(figure))
 
 
 def worst_and_median(errors_mm: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,5 +74,5 @@ def plot_worst_median_sheet(
             if group == 0 and column == 0:
                 ax.legend(loc="upper left", fontsize=6)
     figure.tight_layout()
-    viz.write_png(path, viz.figure_to_array(figure))
+    files.write_png(path, viz.figure_to_array(figure))
     return worst, median

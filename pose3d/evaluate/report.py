@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pose3d import io as files
 from pose3d import metrics
 from pose3d.datasets.layout import ACTIONS
 from pose3d.skeleton import H36M17
@@ -53,13 +52,6 @@ def summarize(predicted_mm: np.ndarray, true_mm: np.ndarray, actions: np.ndarray
     }
 
 
-def _replace_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _rows(results: dict[str, Any], counts: dict[str, int]) -> list[list[Any]]:
     """One row per action then `average`: action, samples, model metrics..., baseline metrics..."""
     model, baseline = results["model"], results["baseline"]
@@ -84,7 +76,7 @@ def write_reports(results: dict[str, Any], actions: np.ndarray, out_dir: str | P
     out_dir = Path(out_dir)
     names, counts_array = np.unique([action_name(a) for a in actions], return_counts=True)
     counts = {str(n): int(c) for n, c in zip(names, counts_array, strict=True)}
-    _replace_text(out_dir / "metrics.json", json.dumps(results, indent=2) + "\n")
+    files.write_json(out_dir / "metrics.json", results)
     rows = _rows(results, counts)
 
     buffer = io.StringIO()
@@ -92,7 +84,7 @@ def write_reports(results: dict[str, Any], actions: np.ndarray, out_dir: str | P
     writer.writerow(_header())
     for row in rows:
         writer.writerow([f"{v:.2f}" if isinstance(v, float) else v for v in row])
-    _replace_text(out_dir / "per_action.csv", buffer.getvalue())
+    files.write_text(out_dir / "per_action.csv", buffer.getvalue())
 
     titles = [METRIC_TITLES[m] for m in METRIC_NAMES]
     lines = [
@@ -107,4 +99,4 @@ def write_reports(results: dict[str, Any], actions: np.ndarray, out_dir: str | P
     for row in rows:
         cells = [f"**{row[0]}**" if row[0] == "average" else str(row[0]), str(row[1])] + [f"{v:.1f}" for v in row[2:]]
         lines.append("| " + " | ".join(cells) + " |")
-    _replace_text(out_dir / "metrics.md", "\n".join(lines) + "\n")
+    files.write_text(out_dir / "metrics.md", "\n".join(lines) + "\n")

@@ -1,7 +1,8 @@
 """Perception backends: 2D keypoints (yolo, groundtruth) and depth maps (depthpro, dataset).
 
 Every backend is a small class called on a batch of `Frame`s; `build_keypoint_backend` and
-`build_depth_backend` pick one from the config. Model weights are never downloaded: a missing
+`build_depth_backend` are the one way to make one (preprocess and inference alike),
+`*_from_config` feed them the `perception:` settings. Model weights are never downloaded: a missing
 file is a `PerceptionError` that says which file to put where.
 """
 
@@ -11,6 +12,7 @@ from pose3d.perception.depth import (
     DepthProDepth,
     DepthResult,
     build_depth_backend,
+    depth_backend_from_config,
 )
 from pose3d.perception.keypoints import (
     Detections,
@@ -18,6 +20,7 @@ from pose3d.perception.keypoints import (
     YoloKeypoints,
     box_iou,
     build_keypoint_backend,
+    keypoint_backend_from_config,
     select_person,
 )
 
@@ -33,6 +36,8 @@ __all__ = [
     "box_iou",
     "build_depth_backend",
     "build_keypoint_backend",
+    "depth_backend_from_config",
+    "keypoint_backend_from_config",
     "resolve_device",
     "select_person",
 ]

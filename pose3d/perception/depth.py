@@ -120,14 +120,34 @@ class DatasetDepth:
         return DepthResult(depth_m=depth_mm.astype(np.float32) / 1000.0, focal_px=focal_px)
 
 
-def build_depth_backend(config: Config) -> DepthProDepth | DatasetDepth:
-    """The backend named by `perception.depth.backend`."""
-    settings = config.perception.depth
-    if settings.backend == "depthpro":
-        return DepthProDepth(settings.model, settings.batch_size, config.perception.device)
-    if settings.backend == "dataset":
+DEPTH_BACKENDS = ("depthpro", "dataset")
+
+
+def build_depth_backend(
+    name: str,
+    *,
+    model: str | Path = "apple/DepthPro-hf",
+    batch_size: int = 4,
+    device: str = "cpu",
+    config_key: str = "perception.depth.backend",
+) -> DepthProDepth | DatasetDepth:
+    """The one factory of depth backends, for preprocess and inference alike.
+
+    `depthpro`: the Hugging Face DepthPro model at `model`; `dataset`: the dataset's depth maps.
+    `config_key` names the setting in errors.
+    """
+    if name == "depthpro":
+        return DepthProDepth(model, batch_size, device)
+    if name == "dataset":
         return DatasetDepth()
     raise PerceptionError(
-        f"config key 'perception.depth.backend': unknown backend {settings.backend!r}; "
-        "allowed values: ['depthpro', 'dataset']"
+        f"config key {config_key!r}: unknown backend {name!r}; allowed values: {list(DEPTH_BACKENDS)}"
+    )
+
+
+def depth_backend_from_config(config: Config) -> DepthProDepth | DatasetDepth:
+    """`build_depth_backend` with the `perception.depth` settings."""
+    settings = config.perception.depth
+    return build_depth_backend(
+        settings.backend, model=settings.model, batch_size=settings.batch_size, device=config.perception.device
     )

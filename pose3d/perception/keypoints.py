@@ -191,14 +191,43 @@ class GroundTruthKeypoints:
         )
 
 
-def build_keypoint_backend(config: Config, seed: int = 0) -> YoloKeypoints | GroundTruthKeypoints:
-    """The backend named by `perception.keypoints.backend`; `seed` feeds groundtruth noise."""
-    settings = config.perception.keypoints
-    if settings.backend == "yolo":
-        return YoloKeypoints(settings.weights, settings.batch_size, settings.confidence, config.perception.device)
-    if settings.backend == "groundtruth":
-        return GroundTruthKeypoints(settings.noise_px, settings.dropout, seed)
+KEYPOINT_BACKENDS = ("yolo", "groundtruth", "dataset")
+
+
+def build_keypoint_backend(
+    name: str,
+    *,
+    weights: str | Path = "yolo11x-pose.pt",
+    batch_size: int = 16,
+    confidence: float = 0.25,
+    device: str = "cpu",
+    noise_px: float = 0.0,
+    dropout: float = 0.0,
+    seed: int = 0,
+    config_key: str = "perception.keypoints.backend",
+) -> YoloKeypoints | GroundTruthKeypoints:
+    """The one factory of 2D backends, for preprocess and inference alike.
+
+    `yolo`: Ultralytics pose weights; `groundtruth`: the annotation projected, with `noise_px`
+    Gaussian noise and `dropout` (seeded by `seed`); `dataset`: the annotation projected exactly
+    (inference's name for groundtruth without noise). `config_key` names the setting in errors.
+    """
+    if name == "yolo":
+        return YoloKeypoints(weights, batch_size, confidence, device)
+    if name == "groundtruth":
+        return GroundTruthKeypoints(noise_px, dropout, seed)
+    if name == "dataset":
+        return GroundTruthKeypoints(noise_px=0.0, dropout=0.0)
     raise PerceptionError(
-        f"config key 'perception.keypoints.backend': unknown backend {settings.backend!r}; "
-        "allowed values: ['yolo', 'groundtruth']"
+        f"config key {config_key!r}: unknown backend {name!r}; allowed values: {list(KEYPOINT_BACKENDS)}"
+    )
+
+
+def keypoint_backend_from_config(config: Config, seed: int = 0) -> YoloKeypoints | GroundTruthKeypoints:
+    """`build_keypoint_backend` with the `perception.keypoints` settings; `seed` feeds groundtruth noise."""
+    settings = config.perception.keypoints
+    return build_keypoint_backend(
+        settings.backend, weights=settings.weights, batch_size=settings.batch_size,
+        confidence=settings.confidence, device=config.perception.device, noise_px=settings.noise_px,
+        dropout=settings.dropout, seed=seed,
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ import cv2
 import h5py
 import numpy as np
 
+from pose3d import io as files
 from pose3d.shards import schema
 
 if TYPE_CHECKING:
@@ -236,16 +236,12 @@ class ShardCache:
         if target.is_file() and (remote or target.stat().st_size == Path(text).stat().st_size):
             return target
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.part-{os.getpid()}")
         log.info("caching shard %s -> %s", text, target)
-        try:
+        with files.atomic_path(target) as partial:
             if remote:
                 self.fetch(text, partial)
             else:
                 shutil.copyfile(text, partial)
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
         return target
 
 

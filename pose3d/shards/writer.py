@@ -18,6 +18,7 @@ import cv2
 import h5py
 import numpy as np
 
+from pose3d import io as files
 from pose3d.shards import schema
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class ShardWriter:
             raise ValueError(f"unknown keypoints layout {keypoints_layout!r}; allowed: coco17, h36m17")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp_path = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self._tmp_path = files.temporary_path(self.path)
         self.image_codec = image_codec
         self.image_size = int(image_size)
         self.depth_size = int(depth_size)

@@ -1,4 +1,4 @@
-"""Checkpoint files: atomic writes, and the random-number state that makes a resume exact.
+"""Checkpoint files: reading them (`pose3d.io.write_torch` writes them) and the exact-resume RNG state.
 
 A checkpoint is a plain dict (see `Trainer.checkpoint`); every value is a tensor, a number, a
 string, a list or a dict, so `torch.load(..., weights_only=True)` can read it.
@@ -6,22 +6,12 @@ string, a list or a dict, so `torch.load(..., weights_only=True)` can read it.
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-
-
-def atomic_torch_save(payload: dict[str, Any], path: str | Path) -> None:
-    """Write to a temporary name in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -14,10 +14,8 @@ Under DDP (torchrun) every rank trains; only rank 0 validates and writes.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
-import os
 import sys
 import time
 from collections import defaultdict
@@ -32,10 +30,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from pose3d import io as files
 from pose3d import metrics
 from pose3d.config import Config
 from pose3d.training.checkpoint import (
-    atomic_torch_save,
     capture_rng_state,
     load_checkpoint,
     restore_rng_state,
@@ -313,7 +311,7 @@ class Trainer:
         }
 
     def save_checkpoint(self, path: str | Path) -> None:
-        atomic_torch_save(self.checkpoint(), path)
+        files.write_torch(path, self.checkpoint())
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Continue from a checkpoint written by `save_checkpoint` (same model and config)."""
@@ -340,9 +338,9 @@ class Trainer:
                 self.best_metric = metric
             last = self.checkpoint()
             if improved:
-                atomic_torch_save(last, self.out_dir / "best.pt")
-            atomic_torch_save(last, self.out_dir / "last.pt")
-            _write_json(self.out_dir / "history.json", self.history)
+                files.write_torch(self.out_dir / "best.pt", last)
+            files.write_torch(self.out_dir / "last.pt", last)
+            files.write_json(self.out_dir / "history.json", self.history)
             if self.writer is not None:
                 self.writer.add_scalar("train/lr_epoch_end", self.optimizer.param_groups[0]["lr"], self.step)
                 self.writer.flush()
@@ -374,9 +372,3 @@ class Trainer:
                 handle.write(" ".join(str(v) for v in (epoch, *sample)) + "\n")
         self._seen_samples.clear()
 
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(tmp, path)

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pose3d import io as files
 from pose3d.datasets.layout import ACTIONS, SequenceId
 from pose3d.skeleton import H36M17
 
@@ -76,10 +77,6 @@ def write_preview(root: str | Path, out_path: str | Path, frames_per_action: int
             rows.append(np.concatenate(row, axis=1))
     sheet = np.concatenate(rows, axis=0)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out_path.with_name(f".{out_path.stem}.tmp{out_path.suffix}")
-    if not cv2.imwrite(str(temporary), sheet):
-        raise OSError(f"cannot write preview {out_path}")
-    temporary.replace(out_path)
+    files.write_bytes(out_path, files.encode_image(sheet, out_path.suffix or ".png"))
     log.info("preview written to %s", out_path)
     return out_path

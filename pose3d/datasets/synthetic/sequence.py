@@ -9,13 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pose3d import io as files
 from pose3d.datasets.layout import SequenceId
 from pose3d.datasets.synthetic.body import Body, make_body
 from pose3d.datasets.synthetic.cameras import SyntheticCamera, camera_for
 from pose3d.datasets.synthetic.mannequin import chair_primitives, palette, person_primitives
 from pose3d.datasets.synthetic.motion import Motion, make_motion
 from pose3d.datasets.synthetic.render import PERSON_PARTS, RoomView, cast, render_room, shade
-from pose3d.datasets.synthetic.writer import write_bytes_atomic
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,8 @@ def render_sequence(job: SequenceJob) -> tuple[SequenceId, list[dict], int]:
         ok_png, png = cv2.imencode(".png", depth, [cv2.IMWRITE_PNG_COMPRESSION, 1])
         if not (ok and ok_png):
             raise RuntimeError(f"OpenCV could not encode frame {frame_idx} of {seq.name}")
-        written += write_bytes_atomic(root / "images" / seq.image_name(frame_idx), jpeg.tobytes())
-        written += write_bytes_atomic(root / "depth" / seq.depth_name(frame_idx), png.tobytes())
+        written += files.write_bytes(root / "images" / seq.image_name(frame_idx), jpeg.tobytes())
+        written += files.write_bytes(root / "depth" / seq.depth_name(frame_idx), png.tobytes())
         px = np.round(pixels[frame_idx]).astype(int)
         inside = (px[:, 0] >= 0) & (px[:, 0] < job.width) & (px[:, 1] >= 0) & (px[:, 1] < job.height)
         surface = depth[np.clip(px[:, 1], 0, job.height - 1), np.clip(px[:, 0], 0, job.width - 1)]

@@ -1,34 +1,22 @@
-"""Atomic file writes and the three Human3.6M annotation JSONs of one subject."""
+"""The three Human3.6M annotation JSONs of one subject."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pose3d import io as files
 from pose3d.datasets.layout import ACTIONS, SequenceId, annotation_path
 
 # Image ids are unique over the whole dataset: subject * ID_STRIDE + running index.
 ID_STRIDE = 10_000_000
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> int:
-    """Write to a temporary name in the same folder, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
-    return len(data)
-
-
 def write_json_atomic(path: Path, payload: Any) -> int:
     """Deterministic JSON (sorted keys, compact) written atomically; returns bytes written."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return write_bytes_atomic(path, text.encode("utf-8"))
+    return files.write_json(path, payload, indent=None, sort_keys=True)
 
 
 def subject_annotations(

@@ -1,5 +1,7 @@
 """The files inference writes: per-image `.npy` + `.json`, and `summary.json`, with their JSON Schemas.
 
+They are written by `run_inference` through `pose3d.io` (temporary name, then rename).
+
 The schemas below are the documentation of the output format (and the tests validate
 every written file against them). Units: pixels for 2D, millimetres for 3D, camera
 space x right, y down, z forward; 3D joints are Human3.6M-17, root (pelvis) first.
@@ -8,12 +10,8 @@ space x right, y down, z forward; 3D joints are Human3.6M-17, root (pelvis) firs
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 OUTPUT_SCHEMA_VERSION = 1
 INTRINSICS_SOURCES = ("user", "dataset", "depthpro_fov")
@@ -151,31 +149,6 @@ def checkpoint_id(path: str | Path, digits: int = 16) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:digits]
-
-
-def _partial(path: Path) -> Path:
-    return path.with_name(f".{path.name}.partial")
-
-
-def write_json(path: str | Path, data: dict[str, Any]) -> None:
-    """Write JSON through a temporary name in the same folder, renamed when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = _partial(path)
-    with open(partial, "w") as handle:
-        json.dump(data, handle, indent=1)
-        handle.write("\n")
-    os.replace(partial, path)
-
-
-def write_npy(path: str | Path, array: np.ndarray) -> None:
-    """Write a .npy through a temporary name in the same folder, renamed when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = _partial(path)
-    with open(partial, "wb") as handle:
-        np.save(handle, np.asarray(array))
-    os.replace(partial, path)
 
 
 def validate_result(data: dict[str, Any], schema: dict[str, Any] = IMAGE_RESULT_SCHEMA) -> None:

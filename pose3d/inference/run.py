@@ -5,7 +5,8 @@ projected into the image), depth is estimated once per image, each person is cro
 as training samples are (`pose3d.cropping`), and the model runs on all people of several
 images in one batch. Intrinsics come from the user, the dataset camera, or DepthPro's
 field-of-view focal estimate (principal point at the image centre), in that order, and each
-result says which. Files written are described in `pose3d.inference_io`.
+result says which. Which images are read: `inference.inputs`; the files written and their
+JSON Schemas: `inference.outputs`; the 2x2 panels: `inference.panels`.
 """
 
 from __future__ import annotations
@@ -24,18 +25,23 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pose3d import cropping, inference_io, skeleton, viz
+from pose3d import cropping, skeleton, viz
+from pose3d import io as files
 from pose3d.config import Config
-from pose3d.inference_inputs import DatasetLookup, default_inference_images, list_inputs, output_names
-from pose3d.perception.base import Frame, PerceptionError, resolve_device
-from pose3d.preprocess import read_image
+from pose3d.inference import outputs, panels
+from pose3d.inference.inputs import DatasetLookup, default_inference_images, list_inputs, output_names
+from pose3d.perception import (
+    Frame,
+    PerceptionError,
+    build_depth_backend,
+    build_keypoint_backend,
+    resolve_device,
+)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["InferenceOptions", "default_inference_images", "options_from_config", "run_inference"]
 
-KEYPOINT_BACKENDS = ("dataset", "yolo")
-DEPTH_BACKENDS = ("dataset", "depthpro")
 SHEET_MAX_PANELS = 48  # a contact sheet of more panels is unreadable anyway
 SHEET_PANEL_WIDTH = 480
 
@@ -96,26 +102,19 @@ class _Image:
     joints_mm: list[np.ndarray] = field(default_factory=list)
 
 
-def build_keypoint_backend(options: InferenceOptions):
-    """The 2D backend for inference: `dataset` (annotation projected, no noise) or `yolo`."""
-    from pose3d.perception.keypoints import GroundTruthKeypoints, YoloKeypoints
-
-    if options.keypoints_backend == "yolo":
-        return YoloKeypoints(options.yolo_weights, options.batch_size, options.confidence, options.device)
-    if options.keypoints_backend == "dataset":
-        return GroundTruthKeypoints(noise_px=0.0, dropout=0.0)
-    raise ValueError(f"unknown keypoints backend {options.keypoints_backend!r}; allowed: {list(KEYPOINT_BACKENDS)}")
-
-
-def build_depth_backend(options: InferenceOptions):
-    """The depth backend for inference: `dataset` depth maps or `depthpro`."""
-    from pose3d.perception.depth import DatasetDepth, DepthProDepth
-
-    if options.depth_backend == "depthpro":
-        return DepthProDepth(options.depth_model, options.depth_batch_size, options.device)
-    if options.depth_backend == "dataset":
-        return DatasetDepth()
-    raise ValueError(f"unknown depth backend {options.depth_backend!r}; allowed: {list(DEPTH_BACKENDS)}")
+def perception_backends(options: InferenceOptions):
+    """(keypoint backend, depth backend) for inference, from the perception factories."""
+    if options.keypoints_backend not in ("dataset", "yolo"):
+        raise ValueError(f"unknown keypoints backend {options.keypoints_backend!r}; allowed: ['dataset', 'yolo']")
+    keypoints = build_keypoint_backend(
+        options.keypoints_backend, weights=options.yolo_weights, batch_size=options.batch_size,
+        confidence=options.confidence, device=options.device, config_key="infer.keypoints_backend",
+    )
+    depth = build_depth_backend(
+        options.depth_backend, model=options.depth_model, batch_size=options.depth_batch_size,
+        device=options.device, config_key="infer.depth_backend",
+    )
+    return keypoints, depth
 
 
 def keypoints_in_layout(keypoints: np.ndarray, source: str, target: str) -> np.ndarray:
@@ -218,10 +217,9 @@ def run_inference(
         model_layout = ckpt["keypoints_layout"]
         model_info = {
             "name": str(ckpt["model_name"]), "checkpoint": str(checkpoint),
-            "checkpoint_id": inference_io.checkpoint_id(checkpoint),
+            "checkpoint_id": outputs.checkpoint_id(checkpoint),
         }
-        keypoint_backend = build_keypoint_backend(options)
-        depth_backend = build_depth_backend(options)
+        keypoint_backend, depth_backend = perception_backends(options)
         needs_dataset = options.keypoints_backend == "dataset" or options.depth_backend == "dataset"
         lookup = None
         if needs_dataset:
@@ -243,7 +241,7 @@ def run_inference(
         with timer("load"):
             items = []
             for path, name in chunk:
-                image_bgr = read_image(path)
+                image_bgr = files.read_image(path)
                 if image_bgr is None:
                     log.warning("skipping %s: the file cannot be read as an image", path)
                     skipped.append({"path": str(path), "reason": "unreadable image (missing, corrupt or truncated)"})
@@ -280,10 +278,10 @@ def run_inference(
     if options.visualize and sheet_panels:
         with timer("draw"):
             sheet = viz.contact_sheet(sheet_panels, columns=math.ceil(math.sqrt(len(sheet_panels))), titles=sheet_titles)
-            viz.write_png(output_dir / "contact_sheet.png", sheet)
+            files.write_png(output_dir / "contact_sheet.png", sheet)
     elapsed = time.perf_counter() - started
     summary = {
-        "schema_version": inference_io.OUTPUT_SCHEMA_VERSION,
+        "schema_version": outputs.OUTPUT_SCHEMA_VERSION,
         "checkpoint": str(checkpoint),
         "model": model_info["name"],
         "device": device,
@@ -295,7 +293,7 @@ def run_inference(
         "images_per_second": round(len(written) / elapsed, 4) if elapsed > 0 else 0.0,
         "outputs": written,
     }
-    inference_io.write_json(output_dir / "summary.json", summary)
+    files.write_json(output_dir / "summary.json", summary, indent=1)
     log.info(
         "inference done: %d images, %d people, %d skipped, %.2f images/s",
         len(written), people_found, len(skipped), summary["images_per_second"],
@@ -386,7 +384,7 @@ def _write_result(item: _Image, output_dir: Path, model_info: dict[str, str], op
         people.append(person)
     fx, fy, cx, cy = (float(v) for v in item.intrinsics)
     result = {
-        "schema_version": inference_io.OUTPUT_SCHEMA_VERSION,
+        "schema_version": outputs.OUTPUT_SCHEMA_VERSION,
         "image": {
             "path": str(item.path), "name": item.name,
             "width": int(item.image_rgb.shape[1]), "height": int(item.image_rgb.shape[0]),
@@ -396,15 +394,15 @@ def _write_result(item: _Image, output_dir: Path, model_info: dict[str, str], op
         "backends": {"keypoints": options.keypoints_backend, "depth": options.depth_backend},
         "people": people,
     }
-    inference_io.write_npy(output_dir / f"{item.name}.npy", joints)
-    inference_io.write_json(output_dir / f"{item.name}.json", result)
+    files.write_npy(output_dir / f"{item.name}.npy", joints)
+    files.write_json(output_dir / f"{item.name}.json", result, indent=1)
 
 
 def _draw_panel(item: _Image, output_dir: Path) -> np.ndarray:
     joints = np.stack(item.joints_mm) if item.joints_mm else np.zeros((0, 17, 3))
     found = item.detections
     title = f"{item.name}: {len(joints)} {'person' if len(joints) == 1 else 'people'}, intrinsics {item.intrinsics_source}"
-    return viz.panel_2x2(
+    return panels.panel_2x2(
         item.image_rgb, found.keypoints, item.keypoints_layout, item.depth_m, joints, item.joints_gt_mm,
         title=title, boxes=found.boxes_xyxy, scores=found.scores,
         output_path=output_dir / "panels" / f"{item.name}.png",

@@ -1,0 +1,108 @@
+"""The one way to write a file (a temporary name in the same folder, renamed when complete) and to read an image.
+
+Every output of the workflow goes through `atomic_path`: an interrupted job leaves at most a
+hidden `.{name}.tmp-{pid}` beside the target, never a file that looks finished. The helpers
+below cover the formats pose3d writes (bytes, text, JSON, .npy, PNG, torch objects); HDF5
+writers open `atomic_path`'s temporary name with h5py themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+
+def temporary_path(path: str | Path) -> Path:
+    """The hidden name `path` is written under before the rename (same folder: the rename is atomic)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path to write; on success rename it to `path`, on error delete it.
+
+    Parent folders are created. Nothing appears under `path` unless the block completes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_path(path)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_bytes(path: str | Path, data: bytes) -> int:
+    """Write `data` atomically; returns the number of bytes written."""
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+    return len(data)
+
+
+def write_text(path: str | Path, text: str) -> int:
+    """Write UTF-8 text atomically; returns the number of bytes written."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, data: Any, *, indent: int | None = 2, sort_keys: bool = False) -> int:
+    """Write JSON atomically (a trailing newline when indented; compact separators when `indent` is None)."""
+    if indent is None:
+        text = json.dumps(data, sort_keys=sort_keys, separators=(",", ":"))
+    else:
+        text = json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n"
+    return write_text(path, text)
+
+
+def write_npy(path: str | Path, array: np.ndarray) -> None:
+    """Write one array as .npy atomically."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.save(handle, np.asarray(array))
+
+
+def encode_image(image: np.ndarray, suffix: str = ".png") -> bytes:
+    """Encode an (H, W, 3) uint8 BGR image (or (H, W) grey / 16-bit) with OpenCV; `suffix` picks the codec."""
+    ok, encoded = cv2.imencode(suffix, np.asarray(image))
+    if not ok:
+        raise OSError(f"could not encode an image of shape {np.shape(image)} as {suffix}")
+    return encoded.tobytes()
+
+
+def write_png(path: str | Path, image_rgb: np.ndarray) -> None:
+    """Write an (H, W, 3) uint8 RGB image as PNG atomically."""
+    bgr = cv2.cvtColor(np.asarray(image_rgb, dtype=np.uint8), cv2.COLOR_RGB2BGR)
+    write_bytes(path, encode_image(bgr, ".png"))
+
+
+def write_torch(path: str | Path, payload: Any) -> None:
+    """`torch.save` atomically: a checkpoint is either complete or absent."""
+    import torch
+
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
+
+
+def read_image(path: str | Path) -> np.ndarray | None:
+    """Decode an image to (H, W, 3) uint8 BGR; None when it is missing, corrupt or truncated.
+
+    OpenCV decodes a truncated JPEG with a warning and grey rows, so a JPEG must also end
+    with its end-of-image marker (trailing zero padding allowed).
+    """
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    if data.size == 0:
+        return None
+    raw = data.tobytes()
+    if raw[:2] == b"\xff\xd8" and not raw.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        return None
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
