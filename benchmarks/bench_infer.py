@@ -50,7 +50,7 @@ def main() -> None:
     from pose3d.datasets.synthetic import generate_dataset
     from pose3d.inference import default_inference_images, options_from_config, run_inference
     from pose3d.models.registry import build_model
-    from tests.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
+    from pose3d.testing.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
 
     torch.set_num_threads(args.threads)
     images, size = (4, 128) if args.quick else (16, 256)

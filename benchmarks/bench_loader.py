@@ -37,26 +37,10 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info  # noq
 from benchmarks.harness import write_results  # noqa: E402
 from pose3d.shards import schema  # noqa: E402
 from pose3d.shards.writer import ShardWriter, encode_image  # noqa: E402
+from pose3d.testing.samples import make_samples  # noqa: E402
 from pose3d.training.dataset import ShardDataset  # noqa: E402
 
 PER_FILE = 500  # samples per shard / tar chunk
-
-
-def make_samples(count: int, image_size: int, depth_size: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Photo-like crops (blurred noise + gradient) so JPEG sizes are realistic, and random labels."""
-    rng = np.random.default_rng(seed)
-    noise = rng.integers(0, 256, size=(count, image_size, image_size, 3), dtype=np.uint8)
-    images = np.stack([cv2.GaussianBlur(image, (0, 0), 2.0) for image in noise])
-    depth = rng.uniform(2, 6, size=(count, depth_size, depth_size)).astype(np.float16)
-    return {
-        schema.IMAGE: images,
-        schema.DEPTH: depth,
-        schema.KEYPOINTS_2D: rng.uniform(0, image_size, size=(count, 17, 3)).astype(np.float32),
-        schema.JOINTS_3D: rng.normal(0, 500, size=(count, 17, 3)).astype(np.float32),
-        schema.INTRINSICS: np.tile(np.float32([1145, 1144, 512, 515]), (count, 1)),
-        schema.CROP: rng.uniform(0, 500, size=(count, 3)).astype(np.float32),
-        **{name: np.arange(count) if name == schema.FRAME else np.ones(count, dtype=int) for name in schema.PROVENANCE},
-    }
 
 
 def write_shards(samples: dict, folder: Path, codec: str, image_size: int, depth_size: int) -> list[Path]:
@@ -170,7 +154,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     count = args.samples or (1000 if args.quick else 4000)
-    samples = make_samples(count, args.image_size, args.depth_size)
+    # Photo-like crops (blurred noise) so JPEG sizes are realistic.
+    samples = make_samples(count, 0, image_size=args.image_size, depth_size=args.depth_size, photo_like=True)
+    samples[schema.DEPTH] = samples[schema.DEPTH].astype(np.float16)  # as the shards store it
     results: dict = {"samples": count, "image_size": args.image_size, "depth_size": args.depth_size, "formats": {}}
     with tempfile.TemporaryDirectory(prefix="bench-loader-") as scratch:
         scratch = Path(scratch)

@@ -31,8 +31,8 @@ def measure(name: str, device: str, batch_size: int, steps: int, threads: int, l
     from pose3d.config import load_config
     from pose3d.models import build_model
     from pose3d.models.common import count_parameters
+    from pose3d.testing.samples import make_batch
     from pose3d.training.loss import PoseLoss
-    from tests.pose_samples import make_batch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -89,8 +89,8 @@ def measure_augmentation(samples: int, layout: str) -> dict:
     import numpy as np
 
     from pose3d.config import load_config
+    from pose3d.testing.samples import make_sample
     from pose3d.training.augment import PoseAugmentor
-    from tests.pose_samples import make_sample
 
     config = load_config(REPO / "config" / "config.yaml")
     rng = np.random.default_rng(0)

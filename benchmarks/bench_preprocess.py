@@ -42,7 +42,7 @@ def main() -> None:
     from pose3d.datasets.layout import SequenceId
     from pose3d.datasets.synthetic import generate_dataset
     from pose3d.preprocess import preprocess_sequence
-    from tests.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
+    from pose3d.testing.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
 
     torch.set_num_threads(args.threads)
     frames, size = (16, 128) if args.quick else (48, 256)

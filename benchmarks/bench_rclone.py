@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.rclone_server import rclone_binary, start_server  # noqa: E402
+from pose3d.testing.rclone_server import rclone_binary, start_server  # noqa: E402
 
 
 def _digests(folder: Path) -> dict[str, str]:

@@ -27,9 +27,8 @@ sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
 
-from tests.conftest import tiny_config_dict  # noqa: E402
-from tests.slurm_cluster import SlurmCluster, unavailable_reason  # noqa: E402
-from tests.test_slurm import SLURM_DATASET, SUBMITTED  # noqa: E402
+from pose3d.testing.config import tiny_config_dict  # noqa: E402
+from pose3d.testing.slurm_cluster import SLURM_DATASET, SUBMITTED, SlurmCluster, unavailable_reason  # noqa: E402
 
 
 def split_targets(config: dict) -> list[str]:

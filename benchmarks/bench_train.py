@@ -49,9 +49,9 @@ def main() -> None:
     import yaml
 
     from pose3d.config import config_from_dict, deep_merge
+    from pose3d.testing.shards import write_shards
     from pose3d.training.distributed import DistContext
     from pose3d.training.pipeline import build_trainer
-    from tests.training_shards import write_tiny_shards
 
     torch.set_num_threads(args.threads)
     base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -76,9 +76,9 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="bench-train-") as scratch:
         scratch = Path(scratch)
-        train = write_tiny_shards(scratch / "train", 2, per_shard, 1, image_size=size, depth_size=depth,
+        train = write_shards(scratch / "train", 2, per_shard, 1, image_size=size, depth_size=depth,
                                   image_codec=config.shards.image_codec)
-        test = write_tiny_shards(scratch / "test", 1, 64, 9, seed=99, image_size=size, depth_size=depth,
+        test = write_shards(scratch / "test", 1, 64, 9, seed=99, image_size=size, depth_size=depth,
                                  image_codec=config.shards.image_codec)
         for model_name in config.models:
             trainer = build_trainer(config, model_name, train, test, None, DistContext())

@@ -10,9 +10,9 @@ import torch
 
 from pose3d import geometry, skeleton
 from pose3d.config import AugmentConfig
+from pose3d.testing.samples import make_sample
 from pose3d.training import augment
 from pose3d.training.augment import PoseAugmentor
-from tests.pose_samples import make_sample
 
 OFF = AugmentConfig(
     flip_prob=0.0, rotation_prob=0.0, rotation_deg=30.0, scale_prob=0.0, scale_range=0.25,

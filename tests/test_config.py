@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from pose3d.config import Config, ConfigError, config_from_dict, load_config
-from tests.conftest import REPO_ROOT
+from pose3d.testing.config import REPO_ROOT
 
 
 def default_dict() -> dict:

@@ -7,9 +7,9 @@ import json
 import torch
 
 from pose3d.config import config_from_dict
+from pose3d.testing.config import tiny_config_dict
+from pose3d.testing.shards import write_shards
 from pose3d.training.launch import run_training, torchrun_command
-from tests.conftest import tiny_config_dict
-from tests.training_shards import write_tiny_shards
 
 
 def test_torchrun_command_reruns_this_module():
@@ -20,8 +20,8 @@ def test_torchrun_command_reruns_this_module():
 
 
 def test_two_cpu_ranks_train_on_disjoint_samples(tmp_path):
-    train = write_tiny_shards(tmp_path / "train", 2, 17, subject=1)  # 34 samples: uneven on purpose
-    test = write_tiny_shards(tmp_path / "test", 1, 8, subject=9, seed=40)
+    train = write_shards(tmp_path / "train", 2, 17, subject=1)  # 34 samples: uneven on purpose
+    test = write_shards(tmp_path / "test", 1, 8, subject=9, seed=40)
     config = config_from_dict(tiny_config_dict(
         tmp_path / "unused", train={"epochs": 2, "device": "cpu", "gpus": 2, "batch_size": 4, "preview_samples": 0},
     ))

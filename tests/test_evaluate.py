@@ -13,10 +13,11 @@ from pose3d.config import config_from_dict
 from pose3d.evaluate.baseline import mean_root_relative_pose
 from pose3d.evaluate.plots import worst_and_median
 from pose3d.evaluate.run import evaluate_checkpoint
+from pose3d.testing.config import tiny_config_dict
+from pose3d.testing.samples import make_samples
+from pose3d.testing.shards import write_shards
 from pose3d.training.distributed import DistContext
 from pose3d.training.pipeline import build_trainer
-from tests.conftest import tiny_config_dict
-from tests.training_shards import make_samples, write_tiny_shards
 
 REPORTS = ("metrics.json", "per_action.csv", "metrics.md", "per_joint.png", "worst_median.png")
 
@@ -25,8 +26,8 @@ REPORTS = ("metrics.json", "per_action.csv", "metrics.md", "per_joint.png", "wor
 def trained(tmp_path_factory):
     """Tiny shards and an (untrained, random-weight) transformer checkpoint written by the trainer."""
     root = tmp_path_factory.mktemp("evaluate")
-    train = write_tiny_shards(root / "train", 2, 8, subject=1)
-    test = write_tiny_shards(root / "test", 2, 6, subject=9, seed=70)
+    train = write_shards(root / "train", 2, 8, subject=1)
+    test = write_shards(root / "test", 2, 6, subject=9, seed=70)
     config = config_from_dict(tiny_config_dict(root / "unused"))
     trainer = build_trainer(config, "transformer", train, test, root / "model", DistContext())
     trainer.save_checkpoint(root / "model" / "best.pt")
@@ -61,7 +62,7 @@ def test_evaluation_writes_every_report_with_the_baseline(trained):
 
 def test_baseline_is_the_train_mean_root_relative_pose(trained):
     _root, _config, train, test = trained
-    joints = np.concatenate([make_samples(8, seed, 1)["joints_3d"] for seed in (0, 1)]).astype(np.float64)
+    joints = np.concatenate([make_samples(8, seed, subject=1)["joints_3d"] for seed in (0, 1)]).astype(np.float64)
     expected = (joints - joints[:, :1]).mean(axis=0)
     np.testing.assert_allclose(mean_root_relative_pose(train), expected, atol=1e-3)
 

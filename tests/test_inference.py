@@ -26,8 +26,8 @@ from pose3d.inference import (
 from pose3d.models.common import REFERENCE_EXTENT_MM
 from pose3d.models.registry import build_model
 from pose3d.perception.base import PerceptionError
-from tests.conftest import tiny_config_dict
-from tests.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
+from pose3d.testing.config import tiny_config_dict
+from pose3d.testing.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
 
 FOV_DEG = 60.0
 
@@ -259,7 +259,7 @@ def test_rule_infer_runs_the_script_on_held_out_images(synthetic, tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import REPO_ROOT
+    from pose3d.testing.config import REPO_ROOT
 
     root, _ = synthetic
     raw = tiny_config_dict(root, models=["transformer"], infer={"model": "transformer", "max_images": 1})

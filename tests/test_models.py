@@ -13,9 +13,9 @@ from pose3d import geometry, skeleton
 from pose3d.config import config_from_dict
 from pose3d.models import CHECKPOINT_KEYS, MODEL_NAMES, build_model, common, load_model_from_checkpoint
 from pose3d.models.cnn import create_backbone
+from pose3d.testing.config import tiny_config_dict
+from pose3d.testing.samples import make_batch
 from pose3d.training.loss import PoseLoss
-from tests.conftest import tiny_config_dict
-from tests.pose_samples import make_batch
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ from pose3d.perception import (
     keypoint_backend_from_config,
     select_person,
 )
-from tests.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
+from pose3d.testing.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
 
 FOCAL = np.array([150.0, 152.0])
 CENTER = np.array([64.0, 60.0])
@@ -66,7 +66,7 @@ def test_yolo_backend_returns_every_person_per_frame(tiny_yolo):
 
 def test_yolo_backend_built_from_config_loads_the_weights_by_path(tmp_path, tiny_yolo):
     raw = {"perception": {"device": "cpu", "keypoints": {"backend": "yolo", "weights": str(tiny_yolo)}}}
-    from tests.conftest import tiny_config_dict
+    from pose3d.testing.config import tiny_config_dict
 
     backend = keypoint_backend_from_config(config_from_dict(tiny_config_dict(tmp_path, **raw)))
     assert isinstance(backend, YoloKeypoints) and backend.model.task == "pose"
@@ -94,7 +94,7 @@ def test_depthpro_backend_gives_metric_depth_and_a_focal_per_frame(tiny_depthpro
 
 
 def test_depthpro_backend_built_from_config(tmp_path, tiny_depthpro):
-    from tests.conftest import tiny_config_dict
+    from pose3d.testing.config import tiny_config_dict
 
     raw = {"perception": {"device": "cpu", "depth": {"backend": "depthpro", "model": str(tiny_depthpro)}}}
     backend = depth_backend_from_config(config_from_dict(tiny_config_dict(tmp_path, **raw)))

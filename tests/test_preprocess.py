@@ -15,8 +15,8 @@ from pose3d.datasets.h36m import H36MReader
 from pose3d.datasets.layout import SequenceId
 from pose3d.geometry import camera_to_pixel
 from pose3d.preprocess import STATUS_OK, STATUS_UNREADABLE_IMAGE, preprocess_sequence
-from tests.conftest import tiny_config_dict
-from tests.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
+from pose3d.testing.config import tiny_config_dict
+from pose3d.testing.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
 
 SEQUENCE = SequenceId(1, 2, 1, 1).name
 ARRAYS = {  # name -> (shape after N, dtype); depth_size is 16 in the tiny config

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from snakemake_interface_storage_plugins.tests import TestStorageBase
 
-from tests.rclone_server import PASSWORD, RcloneServer, rclone_binary, start_server
+from pose3d.testing.rclone_server import PASSWORD, RcloneServer, rclone_binary, start_server
 
 pytestmark = [
     pytest.mark.rclone,

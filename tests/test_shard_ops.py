@@ -12,8 +12,8 @@ from pose3d.datasets.layout import SequenceId
 from pose3d.shards import schema
 from pose3d.shards.ops import balanced_sizes, rechunk, shuffle_shards, split_by_subject
 from pose3d.shards.reader import ShardError, ShardReader
-from tests.conftest import tiny_config_dict
-from tests.shard_data import sample_keys, write_preprocessed, write_test_shard
+from pose3d.testing.config import tiny_config_dict
+from pose3d.testing.shards import sample_keys, write_preprocessed, write_test_shard
 
 
 def test_balanced_sizes():

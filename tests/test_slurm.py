@@ -10,7 +10,6 @@ profiles/slurm-gpu is checked by a dry run, which needs no cluster.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,17 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, tiny_config_dict
-from tests.slurm_cluster import SlurmCluster, unavailable_reason
+from pose3d.testing.config import REPO_ROOT, tiny_config_dict
+from pose3d.testing.slurm_cluster import SLURM_DATASET, SUBMITTED, SlurmCluster, unavailable_reason
 
 PROFILE = REPO_ROOT / "profiles" / "slurm-ci"
-SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
 RUN_TIMEOUT_S = 600  # a hung scheduler fails the test instead of hanging CI
 
-# Two sequences (S1 and S9): synthesize, then 2 x preprocess side by side on the 2-CPU node. Every job
-# costs seconds of snakemake start-up inside it plus the plugin's status polling, so the DAG is short;
-# benchmarks/bench_slurm.py runs the longer one down to split.
-SLURM_DATASET = {"subjects": [1, 9], "actions": [2], "subactions": [1], "cameras": [1]}
 
 
 def preprocess_targets(config: dict) -> list[str]:

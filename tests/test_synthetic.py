@@ -20,7 +20,7 @@ from pose3d.datasets.synthetic.cameras import camera_for
 from pose3d.datasets.synthetic.kinematics import DOF_LIMITS
 from pose3d.datasets.synthetic.motion import check_actions, make_motion
 from pose3d.skeleton import H36M17, bone_lengths
-from tests.conftest import REPO_ROOT, tiny_config_dict
+from pose3d.testing.config import REPO_ROOT, tiny_config_dict
 
 
 def _micro_config(root, seed=0, **dataset):

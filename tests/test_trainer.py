@@ -10,13 +10,14 @@ import torch
 from torch import nn
 
 from pose3d.config import config_from_dict
+from pose3d.testing.config import tiny_config_dict
+from pose3d.testing.samples import make_samples
+from pose3d.testing.shards import write_shards
 from pose3d.training.distributed import DistContext
 from pose3d.training.loss import PoseLoss
 from pose3d.training.pipeline import build_trainer
 from pose3d.training.schedule import warmup_cosine_factor
 from pose3d.training.trainer import Trainer
-from tests.conftest import tiny_config_dict
-from tests.training_shards import make_samples, write_tiny_shards
 
 
 class KeypointLifter(nn.Module):
@@ -68,7 +69,7 @@ def test_gradient_accumulation_equals_one_large_batch(tmp_path, accum):
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     folder = tmp_path_factory.mktemp("trainer_shards")
-    return write_tiny_shards(folder / "train", 2, 16, subject=1), write_tiny_shards(folder / "test", 1, 8, 9, seed=50)
+    return write_shards(folder / "train", 2, 16, subject=1), write_shards(folder / "test", 1, 8, 9, seed=50)
 
 
 def _trainer(tmp_path, shards, out_dir, **train):

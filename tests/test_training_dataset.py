@@ -10,8 +10,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from pose3d.shards.reader import ShardError
+from pose3d.testing.shards import write_test_shard
 from pose3d.training.dataset import ShardDataset, keypoints_layout
-from tests.shard_data import write_test_shard
 
 SIZES = (13, 7, 10)  # uneven on purpose: nothing divides evenly
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from pose3d.shards import schema
-from tests.conftest import REPO_ROOT, tiny_config_dict
+from pose3d.testing.config import REPO_ROOT, tiny_config_dict
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, tiny_config_dict
+from pose3d.testing.config import REPO_ROOT, tiny_config_dict
 
 pytestmark = [
     pytest.mark.slow,

@@ -1,7 +1,7 @@
 """Tiny random-weight perception models, saved to disk so tests load them through the real paths.
 
 Nothing here downloads: YOLO is built from its architecture YAML (shipped inside ultralytics),
-DepthPro from a shrunken `DepthProConfig`. Import from tests as `from tests.tiny_models import ...`.
+DepthPro from a shrunken `DepthProConfig`. Tests and benchmarks import them from here.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +36,12 @@ import psutil
 log = logging.getLogger(__name__)
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
+# What snakemake's SLURM executor logs per submitted job: the job ids of a run.
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
+# Two sequences (S1 and S9): synthesize, then 2 x preprocess side by side on the 2-CPU node. Every job
+# costs seconds of snakemake start-up inside it plus the plugin's status polling, so the test DAG is
+# short; benchmarks/bench_slurm.py runs the longer one down to split.
+SLURM_DATASET = {"subjects": [1, 9], "actions": [2], "subactions": [1], "cameras": [1]}
 LOCK_FILE = Path(tempfile.gettempdir()) / "pose3d-slurm-cluster.lock"
 REQUIRED_BINARIES = (
     "munged",

@@ -1,4 +1,6 @@
-"""Small inputs for the shard tests: preprocessed sequence files with their images, and shard batches."""
+"""Files for tests and benchmarks: preprocessed sequence files with their images, and finished shards.
+
+Shard contents come from `pose3d.testing.samples.make_samples`, the one sample generator."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import numpy as np
 
 from pose3d.datasets.layout import SequenceId
 from pose3d.shards import schema
-from pose3d.shards.writer import encode_image, write_shard
+from pose3d.shards.writer import write_shard
+from pose3d.testing.samples import make_samples
 
 IMAGE_WIDTH = IMAGE_HEIGHT = 96
 
@@ -71,32 +74,38 @@ def write_preprocessed(
     return path
 
 
-def make_batch(subject: int, count: int, codec: str = "jpeg", image_size: int = 16, depth_size: int = 8,
-               action: int = 2, camera: int = 1, first_frame: int = 0, seed: int = 0) -> dict:
-    """`count` shard samples of one subject with distinct frame numbers (random content)."""
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, size=(count, image_size, image_size, 3), dtype=np.uint8)
-    return {
-        schema.IMAGE: [encode_image(image, codec) for image in images] if codec == "jpeg" else images,
-        schema.DEPTH: rng.uniform(0, 5, size=(count, depth_size, depth_size)).astype(np.float16),
-        schema.KEYPOINTS_2D: rng.uniform(0, image_size, size=(count, 17, 3)).astype(np.float32),
-        schema.JOINTS_3D: rng.normal(0, 500, size=(count, 17, 3)).astype(np.float32),
-        schema.INTRINSICS: np.tile(np.array([100, 100, 50, 50], dtype=np.float32), (count, 1)),
-        schema.CROP: rng.uniform(0, 10, size=(count, 3)).astype(np.float32),
-        schema.SUBJECT: np.full(count, subject),
-        schema.ACTION: np.full(count, action),
-        schema.SUBACTION: np.ones(count, dtype=int),
-        schema.CAMERA: np.full(count, camera),
-        schema.FRAME: np.arange(first_frame, first_frame + count),
-    }
+def write_shards(
+    folder: Path, num_shards: int, per_shard: int, subject: int, seed: int = 0,
+    image_size: int = 32, depth_size: int = 16, image_codec: str = "raw", **sample_args,
+) -> list[Path]:
+    """Write `num_shards` shards `shard_{i:05d}.h5` of `per_shard` samples each; frames are unique across them.
+
+    Shard i holds `make_samples(per_shard, seed + i, ...)`; `sample_args` go to `make_samples`.
+    """
+    paths = []
+    for index in range(num_shards):
+        samples = make_samples(
+            per_shard, seed + index, subject=subject, start_frame=index * per_shard, image_size=image_size,
+            depth_size=depth_size, image_codec=image_codec, **sample_args,
+        )
+        path = Path(folder) / f"shard_{index:05d}.h5"
+        write_shard(path, samples, image_size=image_size, depth_size=depth_size, image_codec=image_codec,
+                    keypoints_layout=sample_args.get("layout", "h36m17"), source="pose3d.testing")
+        paths.append(path)
+    return paths
 
 
-def write_test_shard(path: Path, subject: int, count: int, codec: str = "jpeg", **batch_args) -> Path:
-    """A finished shard of `count` samples of `subject` (image_size 16, depth_size 8)."""
-    return write_shard(
-        path, make_batch(subject, count, codec, **batch_args), image_size=batch_args.get("image_size", 16),
-        depth_size=batch_args.get("depth_size", 8), image_codec=codec, keypoints_layout="h36m17", source="test",
+def write_test_shard(
+    path: Path, subject: int, count: int, codec: str = "jpeg", image_size: int = 16, depth_size: int = 8,
+    action: int = 2, camera: int = 1, first_frame: int = 0, seed: int = 0,
+) -> Path:
+    """One finished shard of `count` samples of `subject`, `action` and `camera` (small crops by default)."""
+    samples = make_samples(
+        count, seed, subject=subject, start_frame=first_frame, image_size=image_size, depth_size=depth_size,
+        image_codec=codec, actions=(action,), camera=camera,
     )
+    return write_shard(path, samples, image_size=image_size, depth_size=depth_size, image_codec=codec,
+                       keypoints_layout="h36m17", source="pose3d.testing")
 
 
 def sample_keys(paths: list[Path]) -> list[tuple[int, ...]]:
