@@ -1,12 +1,16 @@
 """Load and validate the workflow config into one typed object.
 
-The same `config/schema.yaml` serves the Snakefile (`snakemake.utils.validate`) and this
-module, so a value that one accepts the other accepts too. Defaults come from the schema.
+The same schema serves the Snakefile (`snakemake.utils.validate` on `config/schema.yaml`) and
+this module, so a value that one accepts the other accepts too. Defaults come from the schema.
+It ships inside the package as `pose3d/config_schema.yaml` (in the checkout a link to
+`config/schema.yaml`) and is read through `importlib.resources`, so an installed wheel
+validates configs without the source tree.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib.resources
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -14,7 +18,7 @@ from typing import Any, get_type_hints
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
+SCHEMA_RESOURCE = "config_schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -205,9 +209,11 @@ class Config:
         return copy.deepcopy(self.raw)
 
 
-def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
-    with open(path) as handle:
-        return yaml.safe_load(handle)
+def load_schema(path: str | Path | None = None) -> dict[str, Any]:
+    """The config JSON schema: the packaged `config_schema.yaml`, or the file at `path`."""
+    if path is not None:
+        return yaml.safe_load(Path(path).read_text())
+    return yaml.safe_load(importlib.resources.files("pose3d").joinpath(SCHEMA_RESOURCE).read_text())
 
 
 def _validator_filling_defaults(schema: dict[str, Any]) -> jsonschema.protocols.Validator:

@@ -77,3 +77,41 @@ def test_missing_file_and_bad_yaml_are_clear(tmp_path):
     bad.write_text("train: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+@pytest.mark.slow
+def test_installed_wheel_validates_the_shipped_config(tmp_path):
+    """The schema travels as package data: a wheel installed away from the checkout validates config.yaml."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    # Build from a copy: the checkout gets no build/ or egg-info, and copytree follows the
+    # schema link, so the copy holds the schema itself as an sdist would.
+    source = tmp_path / "source"
+    shutil.copytree(REPO_ROOT / "pose3d", source / "pose3d", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, source / name)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(tmp_path / "dist"),
+         str(source)], capture_output=True, text=True, timeout=300,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("pose3d-*.whl")
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    check = (
+        "import sys, pose3d, pose3d.config as c; "
+        f"assert pose3d.__file__.startswith({str(target)!r}), pose3d.__file__; "
+        f"config = c.load_config({str(REPO_ROOT / 'config' / 'config.yaml')!r}); "
+        "print(pose3d.__file__, config.split.test_subjects)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}  # the installed copy only, never the checkout
+    result = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert str(target) in result.stdout
