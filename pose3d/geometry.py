@@ -147,38 +147,26 @@ def crop_intrinsics(intrinsics: Array, crop: Array) -> Array:
 def procrustes_align(predicted: Array, target: Array) -> Array:
     """Similarity-align `predicted` to `target` (scale, rotation, translation; no reflection).
 
-    Shapes (..., N, 3). Umeyama's closed form per batch element; a reflection is never
-    used: when the best orthogonal map is improper, the smallest singular direction is flipped.
+    Shapes (..., N, 3), numpy or torch (differentiable, on the tensors' device). Umeyama's
+    closed form per batch element; a reflection is never used: when the best orthogonal map
+    is improper, the smallest singular direction is flipped. One implementation for both array
+    types: every call below exists under the same name in numpy and torch.
     """
-    use_torch = _is_torch(predicted)
-    mean_pred = predicted.mean(-2, **_keepdim(predicted))
-    mean_target = target.mean(-2, **_keepdim(target))
-    pred_c = predicted - mean_pred
+    if _is_torch(predicted):
+        import torch as xp
+    else:
+        xp = np
+    mean_target = target.mean(-2)[..., None, :]
+    pred_c = predicted - predicted.mean(-2)[..., None, :]
     target_c = target - mean_target
-    if use_torch:
-        import torch
-
-        covariance = target_c.transpose(-1, -2) @ pred_c
-        u, s, vh = torch.linalg.svd(covariance)
-        sign = torch.sign(torch.linalg.det(u @ vh))
-        sign = torch.where(sign == 0, torch.ones_like(sign), sign)
-        correction = torch.ones_like(s)
-        correction[..., -1] = sign
-        rotation = u @ (correction[..., :, None] * vh)
-        variance = (pred_c**2).sum(dim=(-1, -2))
-        scale = (s * correction).sum(-1) / variance.clamp_min(1e-12)
-        aligned = scale[..., None, None] * pred_c @ rotation.transpose(-1, -2) + mean_target
-        return aligned
-    covariance = np.swapaxes(target_c, -1, -2) @ pred_c
-    u, s, vh = np.linalg.svd(covariance)
-    sign = np.sign(np.linalg.det(u @ vh))
-    sign = np.where(sign == 0, 1.0, sign)
-    correction = np.ones_like(s)
-    correction[..., -1] = sign
+    u, s, vh = xp.linalg.svd(xp.swapaxes(target_c, -1, -2) @ pred_c)
+    sign = xp.sign(xp.linalg.det(u @ vh))
+    correction = xp.ones_like(s)
+    correction[..., -1] = xp.where(sign == 0, 1.0, sign)
     rotation = u @ (correction[..., :, None] * vh)
-    variance = (pred_c**2).sum(axis=(-1, -2))
-    scale = (s * correction).sum(-1) / np.maximum(variance, 1e-12)
-    return scale[..., None, None] * pred_c @ np.swapaxes(rotation, -1, -2) + mean_target
+    variance = xp.clip((pred_c**2).sum(-1).sum(-1), 1e-12, None)
+    scale = (s * correction).sum(-1) / variance
+    return scale[..., None, None] * pred_c @ xp.swapaxes(rotation, -1, -2) + mean_target
 
 
 def rotation_about_axis(axis: Array, angle_rad: float) -> np.ndarray:

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from pose3d.config import LossWeights
+from pose3d.metrics import root_relative
 from pose3d.testing.samples import make_batch
-from pose3d.training.loss import PoseLoss, pairwise_distances, root_relative
+from pose3d.training.loss import PoseLoss, pairwise_distances
 
 WEIGHTS = LossWeights(mse=1.0, l1=2.0, distance=0.5, root=0.1)
 

@@ -6,13 +6,9 @@ import torch
 
 from pose3d import skeleton
 from pose3d.config import LossWeights
+from pose3d.metrics import root_relative
 
 MM_PER_M = 1000.0
-
-
-def root_relative(joints_mm: torch.Tensor) -> torch.Tensor:
-    """Joints (B, 17, 3) minus their root joint (Human3.6M pelvis)."""
-    return joints_mm - joints_mm[:, skeleton.ROOT_JOINT : skeleton.ROOT_JOINT + 1]
 
 
 def pairwise_distances(joints: torch.Tensor) -> torch.Tensor:
