@@ -160,7 +160,7 @@ def _chunk_frame(
     depth = np.asarray(arrays["depth"][i], dtype=np.float32)
     if depth.shape != (depth_size, depth_size):
         # Same square, another resolution: resample without blending valid and empty pixels.
-        depth = cv2.resize(depth, (depth_size, depth_size), interpolation=cv2.INTER_NEAREST)
+        depth = cv2.resize(depth, (depth_size, depth_size), interpolation=cv2.INTER_NEAREST_EXACT)  # centre-aligned
     return {
         schema.IMAGE: encode_image(rgb, codec, quality),
         schema.DEPTH: depth.astype(np.float16),

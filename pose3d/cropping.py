@@ -41,26 +41,27 @@ def crop_depth(
 ) -> np.ndarray:
     """Depth (Hd, Wd) metres -> (depth_size, depth_size) covering the same square as the RGB crop.
 
-    `image_shape` (H, W) of the RGB image, when the depth map has another resolution
-    (a depth model's output): depth pixels are then scaled to image pixels first.
+    One pixel convention everywhere (that of `grid_sample(align_corners=False)`): pixel
+    centres sit at integer coordinates and pixel i covers [i - 0.5, i + 0.5]. The RGB crop
+    (side S = `image_size`) spans crop coordinates [-0.5, S - 0.5]; depth pixel c (of Sd) is
+    centred at crop coordinate (c + 0.5) * S / Sd - 0.5, as in `augment.warp_depth` and the
+    models' depth sampler. `image_shape` (H, W) of the RGB image, when the depth map has another
+    resolution (a depth model's output): map pixel u is centred at image pixel (u + 0.5) * W / Wd - 0.5.
     Nearest-neighbour sampling, so invalid (0) pixels never blend into valid ones.
     """
     depth_m = np.asarray(depth_m, dtype=np.float32)
     x0, y0, scale = (float(v) for v in np.asarray(crop))
-    # The depth crop covers image_size * scale original pixels with depth_size pixels.
-    depth_scale = scale * image_size / depth_size
-    sx = sy = 1.0
-    if image_shape is not None:
-        sy = depth_m.shape[0] / image_shape[0]
-        sx = depth_m.shape[1] / image_shape[1]
-    # depth pixel (u, v) = (original * s); crop pixel = (original - x0) / depth_scale.
-    affine = np.array(
-        [[1 / (depth_scale * sx), 0, -x0 / depth_scale], [0, 1 / (depth_scale * sy), -y0 / depth_scale]],
-        dtype=np.float64,
-    )
+    ratio = image_size / depth_size  # RGB-crop pixels per depth-crop pixel
+    sy, sx = (1.0, 1.0) if image_shape is None else (depth_m.shape[0] / image_shape[0], depth_m.shape[1] / image_shape[1])
+    # Depth-crop pixel c -> crop coordinate (c + 0.5) r - 0.5 -> image pixel x0 + scale * that
+    # -> depth-map pixel (image + 0.5) s - 0.5: one affine map, given to OpenCV as the inverse map.
+    inverse = np.array([
+        [sx * scale * ratio, 0.0, sx * (x0 + scale * (0.5 * ratio - 0.5) + 0.5) - 0.5],
+        [0.0, sy * scale * ratio, sy * (y0 + scale * (0.5 * ratio - 0.5) + 0.5) - 0.5],
+    ], dtype=np.float64)
     return cv2.warpAffine(
-        depth_m, affine, (depth_size, depth_size),
-        flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+        depth_m, inverse, (depth_size, depth_size),
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
     )
 
 

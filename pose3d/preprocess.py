@@ -3,14 +3,16 @@
 Every `dataset.frame_step`-th frame is decoded with OpenCV, passed through the configured
 keypoint and depth backends in batches, and the person a sample is about is chosen by
 `pose3d.perception.select_person` (preferring the annotated person box). A square crop around
-that person's box (`shards.crop_padding` x its longer side) is cut out of the depth map and
-resized to `shards.depth_size`. The chunk stage turns this file into training samples.
+that person's box (`shards.crop_padding` x its longer side) is cut out of the depth map at
+`shards.depth_size` pixels, covering the square the RGB crop of `shards.image_size` pixels will
+cover, with the pixel centres of `cropping.crop_depth`. The chunk stage turns this file into
+training samples.
 
 Preprocessed file format (HDF5, `results/preprocessed/{sequence}.h5`; N = frames SEEN, kept or not)
 
-Attributes: `schema` = "pose3d.preprocessed", `schema_version` = 1, `sequence` (folder name),
+Attributes: `schema` = "pose3d.preprocessed", `schema_version` = 2, `sequence` (folder name),
 `subject`, `action`, `subaction`, `camera` (int), `keypoints_layout` ("coco17" for yolo,
-"h36m17" for groundtruth), `keypoints_backend`, `depth_backend`, `depth_size` (int),
+"h36m17" for groundtruth), `keypoints_backend`, `depth_backend`, `image_size`, `depth_size` (int),
 `crop_padding` (float), `image_width`, `image_height` (pixels of the original images).
 
 | dataset        | shape, dtype                  | meaning |
@@ -59,7 +61,7 @@ from pose3d.perception import (
 log = logging.getLogger(__name__)
 
 SCHEMA_NAME = "pose3d.preprocessed"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: centre-aligned depth crops (version 1 files are half a crop pixel off)
 
 STATUS_OK = 0
 STATUS_NO_PERSON = 1
@@ -73,20 +75,6 @@ STATUS_NAMES = {
     STATUS_MISSING_ANNOTATION: "missing_annotation",
     STATUS_MISSING_DEPTH: "missing_depth",
 }
-
-
-def crop_depth(
-    depth_m: np.ndarray, box_xyxy: np.ndarray, depth_size: int, padding: float,
-    image_shape: tuple[int, int] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Square depth crop around a person box -> (depth (S, S) float32 m, crop (x0, y0, side) px).
-
-    The same nearest-neighbour crop as training and inference (`cropping.crop_depth`), so depth
-    values stay real and outside the image is 0; `image_shape` when the map has another size.
-    """
-    x0, y0, scale = (float(v) for v in square_crop_from_box(box_xyxy, depth_size, padding))
-    crop = cropping.crop_depth(depth_m, np.array([x0, y0, scale]), depth_size, depth_size, image_shape)
-    return crop, np.array([x0, y0, scale * depth_size], dtype=np.float32)
 
 
 def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, report_json: Path) -> dict[str, Any]:
@@ -141,7 +129,8 @@ def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, rep
                     ))
                     indices.append(i)
             if frames:
-                _perceive(frames, indices, keypoint_backend, depth_backend, out, size, config.shards.crop_padding)
+                _perceive(frames, indices, keypoint_backend, depth_backend, out, config.shards.image_size, size,
+                          config.shards.crop_padding)
             progress.update(min(n, start + step) - start)
 
     for i, code in enumerate(out["status"]):
@@ -152,7 +141,7 @@ def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, rep
         "subject": sequence.subject, "action": sequence.action, "subaction": sequence.subaction,
         "camera": sequence.camera, "keypoints_layout": keypoint_backend.layout,
         "keypoints_backend": kp_settings.backend, "depth_backend": depth_settings.backend,
-        "depth_size": size, "crop_padding": float(config.shards.crop_padding),
+        "image_size": int(config.shards.image_size), "depth_size": size, "crop_padding": float(config.shards.crop_padding),
         "image_width": int(camera.width), "image_height": int(camera.height),
     }
     _write_h5(Path(output_h5), attrs, out, image_files)
@@ -177,7 +166,9 @@ def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, rep
     return report
 
 
-def _perceive(frames, indices, keypoint_backend, depth_backend, out, size: int, padding: float) -> None:
+def _perceive(
+    frames, indices, keypoint_backend, depth_backend, out, image_size: int, depth_size: int, padding: float
+) -> None:
     """Run both backends on a batch of readable, annotated frames and fill their output rows."""
     detections = keypoint_backend(frames)
     depths = depth_backend(frames)
@@ -190,12 +181,14 @@ def _perceive(frames, indices, keypoint_backend, depth_backend, out, size: int, 
             out["status"][i] = STATUS_NO_PERSON
             continue
         box = found.boxes_xyxy[person]
-        depth_crop, crop = crop_depth(depth.depth_m, box, size, padding, frame.image.shape[:2])
+        # The crop inference cuts too (`cropping.crop_person`): the depth pixels sit where training reads them.
+        crop = square_crop_from_box(box, image_size, padding)
+        depth_crop = cropping.crop_depth(depth.depth_m, crop, image_size, depth_size, frame.image.shape[:2])
         out["status"][i] = STATUS_OK
         out["keypoints_2d"][i] = found.keypoints[person]
         out["box"][i] = box
         out["person_score"][i] = found.scores[person]
-        out["crop"][i] = crop
+        out["crop"][i] = (crop[0], crop[1], crop[2] * image_size)
         out["depth"][i] = depth_crop.astype(np.float16)
         out["focal_estimate"][i] = depth.focal_px
 

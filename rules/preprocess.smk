@@ -22,6 +22,7 @@ rule preprocess:
         # (Snakemake reruns a job whose params changed). The script types the full config itself.
         perception=CFG.to_dict()["perception"],
         frame_step=CFG.dataset.frame_step,
+        image_size=CFG.shards.image_size,  # the depth crop's pixel centres follow the RGB crop's
         depth_size=CFG.shards.depth_size,
         crop_padding=CFG.shards.crop_padding,
     log:

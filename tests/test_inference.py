@@ -281,3 +281,43 @@ def test_rule_infer_runs_the_script_on_held_out_images(synthetic, tmp_path):
     assert np.load(output / f"{name}.npy").shape == (1, 17, 3)
     assert (output / "panels" / f"{name}.png").is_file() and (output / "contact_sheet.png").is_file()
     assert "inference done" in (tmp_path / "results/logs/infer/transformer.log").read_text()
+
+
+def test_inference_cuts_a_dataset_image_exactly_as_chunk_stored_it(synthetic, tmp_path):
+    """Parity: on a dataset frame, inference's crop, 2D keypoints, RGB and depth crops equal chunk's sample."""
+    from pose3d.chunk import chunk_subject
+    from pose3d.datasets.layout import SequenceId
+    from pose3d.inference.inputs import DatasetLookup
+    from pose3d.inference.run import crop_people, perception_backends
+    from pose3d.io import read_image
+    from pose3d.preprocess import preprocess_sequence
+    from pose3d.shards import schema
+    from pose3d.shards.reader import ShardReader
+
+    root, _ = synthetic
+    config = config_from_dict(tiny_config_dict(
+        root, perception={"keypoints": {"noise_px": 0.0, "dropout": 0.0}}, shards={"image_codec": "raw"},
+    ))
+    sequence = SequenceId(1, 2, 1, 1)
+    preprocess_sequence(config, sequence.name, tmp_path / "pre.h5", tmp_path / "pre.json")
+    chunk_subject(config, 1, [tmp_path / "pre.h5"], tmp_path / "S1.h5")
+    with ShardReader(tmp_path / "S1.h5") as reader:
+        stored = reader.read()
+        stored_images = [reader.decode(payload) for payload in stored[schema.IMAGE]]
+    assert len(stored_images) >= 2
+
+    options = replace(options_from_config(config), device="cpu")
+    keypoint_backend, depth_backend = perception_backends(options)
+    lookup = DatasetLookup(root)
+    for row, frame_index in enumerate(stored[schema.FRAME]):
+        path = root / "images" / sequence.image_name(int(frame_index))
+        frame = lookup.frame_for(path, read_image(path))
+        (detections,), (depth,) = keypoint_backend([frame]), depth_backend([frame])
+        (person,) = crop_people(
+            cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB), depth.depth_m, detections, keypoint_backend.layout,
+            "h36m17", config.to_dict()["shards"],
+        )
+        np.testing.assert_allclose(person.crop, stored[schema.CROP][row], rtol=1e-6, atol=1e-4)
+        np.testing.assert_allclose(person.keypoints_2d, stored[schema.KEYPOINTS_2D][row], atol=1e-3)
+        np.testing.assert_array_equal(person.image, stored_images[row])
+        np.testing.assert_array_equal(person.depth.astype(np.float16), stored[schema.DEPTH][row])

@@ -14,7 +14,7 @@ from pose3d.config import config_from_dict
 from pose3d.datasets.h36m import H36MReader
 from pose3d.datasets.layout import SequenceId
 from pose3d.geometry import camera_to_pixel
-from pose3d.preprocess import STATUS_OK, STATUS_UNREADABLE_IMAGE, preprocess_sequence
+from pose3d.preprocess import SCHEMA_VERSION, STATUS_OK, STATUS_UNREADABLE_IMAGE, preprocess_sequence
 from pose3d.testing.config import tiny_config_dict
 from pose3d.testing.tiny_models import save_tiny_depthpro, save_tiny_yolo_pose
 
@@ -33,7 +33,7 @@ ARRAYS = {  # name -> (shape after N, dtype); depth_size is 16 in the tiny confi
 }
 ATTRS = (
     "schema", "schema_version", "sequence", "subject", "action", "subaction", "camera", "keypoints_layout",
-    "keypoints_backend", "depth_backend", "depth_size", "crop_padding", "image_width", "image_height",
+    "keypoints_backend", "depth_backend", "image_size", "depth_size", "crop_padding", "image_width", "image_height",
 )
 
 
@@ -51,7 +51,7 @@ def _read(path):
 
 def _check_format(attrs, arrays, frames_seen):
     assert set(ATTRS) <= set(attrs)
-    assert attrs["schema"] == "pose3d.preprocessed" and attrs["schema_version"] == 1
+    assert attrs["schema"] == "pose3d.preprocessed" and attrs["schema_version"] == SCHEMA_VERSION
     for name, (shape, dtype) in ARRAYS.items():
         assert arrays[name].shape == (frames_seen, *shape), name
         assert arrays[name].dtype == dtype, name

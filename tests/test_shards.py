@@ -190,7 +190,10 @@ def test_chunk_of_real_preprocess_output_is_consistent(tiny_synthetic, tmp_path)
     )
     np.testing.assert_allclose(data[schema.KEYPOINTS_2D][..., :2], projected, atol=0.05)
     assert (data[schema.KEYPOINTS_2D][..., :2] > 0).all() and (data[schema.KEYPOINTS_2D][..., :2] < 32).all()
-    # Depth at the crop centre (the person) is about the root's distance in metres.
-    centre = data[schema.DEPTH][:, 8, 8].astype(np.float32)
+    # Depth under the torso keypoints (pelvis, spine, thorax), read where the models read it
+    # (depth pixel centres at (c + 0.5) * 32 / 16 - 0.5), is about the root's distance in metres.
+    torso = np.floor((data[schema.KEYPOINTS_2D][:, [0, 7, 8], :2] + 0.5) * 16 / 32).astype(int).clip(0, 15)
+    rows = np.arange(len(torso))[:, None]
+    centre = np.median(data[schema.DEPTH][rows, torso[..., 1], torso[..., 0]].astype(np.float32), axis=1)
     root_z_m = data[schema.JOINTS_3D][:, 0, 2] / 1000
     assert np.all(np.abs(centre - root_z_m) < 0.5)

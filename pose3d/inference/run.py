@@ -337,18 +337,33 @@ def _perceive(items, keypoint_backend, depth_backend, options, skipped, timer, p
     return kept
 
 
+def crop_people(
+    image_rgb: np.ndarray, depth_m: np.ndarray | None, detections, keypoints_layout: str, model_layout: str,
+    shards: dict[str, Any],
+) -> list[cropping.PersonCrop]:
+    """Every detected person cut exactly as chunk cuts a training sample (`cropping.crop_person`).
+
+    `shards` holds the checkpoint's `image_size`, `depth_size` and `crop_padding`; keypoints go
+    from the backend's layout to the model's.
+    """
+    keypoints = keypoints_in_layout(detections.keypoints, keypoints_layout, model_layout)
+    return [
+        cropping.crop_person(
+            image_rgb, depth_m, box, person_keypoints,
+            int(shards["image_size"]), int(shards["depth_size"]), float(shards["crop_padding"]),
+        )
+        for box, person_keypoints in zip(detections.boxes_xyxy, keypoints, strict=True)
+    ]
+
+
 @torch.inference_mode()
 def _estimate(items: list[_Image], model, model_layout: str, shards: dict, batch_size: int, device: str) -> None:
     """Crop every person of every image and run the model on them, `batch_size` people per call."""
-    people: list[tuple[_Image, cropping.PersonCrop]] = []
-    for item in items:
-        keypoints = keypoints_in_layout(item.detections.keypoints, item.keypoints_layout, model_layout)
-        for box, person_keypoints in zip(item.detections.boxes_xyxy, keypoints, strict=True):
-            person = cropping.crop_person(
-                item.image_rgb, item.depth_m, box, person_keypoints,
-                int(shards["image_size"]), int(shards["depth_size"]), float(shards["crop_padding"]),
-            )
-            people.append((item, person))
+    people = [
+        (item, person)
+        for item in items
+        for person in crop_people(item.image_rgb, item.depth_m, item.detections, item.keypoints_layout, model_layout, shards)
+    ]
     for batch_people in _chunks(people, max(1, batch_size)):
         batch = {
             "image": torch.from_numpy(np.stack([p.image for _, p in batch_people])).permute(0, 3, 1, 2).float() / 255.0,

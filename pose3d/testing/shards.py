@@ -11,6 +11,8 @@ import h5py
 import numpy as np
 
 from pose3d.datasets.layout import SequenceId
+from pose3d.preprocess import SCHEMA_NAME as PREPROCESSED_SCHEMA
+from pose3d.preprocess import SCHEMA_VERSION as PREPROCESSED_VERSION
 from pose3d.shards import schema
 from pose3d.shards.writer import write_shard
 from pose3d.testing.samples import make_samples
@@ -53,7 +55,7 @@ def write_preprocessed(
     with h5py.File(path, "w") as handle:
         handle.attrs.update(
             {
-                "schema": "pose3d.preprocessed", "schema_version": 1, "sequence": sequence.name,
+                "schema": PREPROCESSED_SCHEMA, "schema_version": PREPROCESSED_VERSION, "sequence": sequence.name,
                 "subject": sequence.subject, "action": sequence.action, "subaction": sequence.subaction,
                 "camera": sequence.camera, "keypoints_layout": "h36m17", "keypoints_backend": "groundtruth",
                 "depth_backend": "dataset", "depth_size": depth_size, "crop_padding": 1.25,
