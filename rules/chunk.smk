@@ -14,9 +14,10 @@ rule chunk:
     wildcard_constraints:
         subject=r"\d+",
     params:
-        # Only what this stage reads, so a change of e.g. the split never reruns chunk.
+        # Only what this stage reads, so a change of e.g. the split never reruns chunk. The dataset
+        # (whose images it crops) is named as a mapping: the script reads the root from the config.
         shards=CFG.to_dict()["shards"],
-        root=CFG.dataset.root,
+        dataset={"source": CFG.dataset.source, "root": CFG.dataset.root},
     log:
         f"{LOGS}/chunk/S{{subject}}.log",
     benchmark:

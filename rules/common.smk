@@ -105,3 +105,26 @@ def all_targets():
     if CFG.infer.enabled:
         targets.append(f"{RESULTS}/infer/{CFG.infer.model}/summary.json")
     return targets
+
+
+# Helpers of single rules, kept here so that rules/*.smk hold rules only.
+
+
+def preprocess_wants_gpu():
+    uses_model = CFG.perception.keypoints.backend == "yolo" or CFG.perception.depth.backend == "depthpro"
+    return 1 if uses_model and CFG.perception.device != "cpu" else 0
+
+
+def split_chunks():
+    subjects = sorted(set(CFG.split.train_subjects) | set(CFG.split.test_subjects))
+    return [remote_or_local(f"{RESULTS}/chunks/S{subject}.h5") for subject in subjects]
+
+
+def train_wants_gpu():
+    """GPUs to request: train.gpus unless the config pins training to the CPU."""
+    return CFG.train.gpus if CFG.train.device != "cpu" else 0
+
+
+def infer_wants_gpu():
+    uses_model = CFG.infer.keypoints_backend == "yolo" or CFG.infer.depth_backend == "depthpro"
+    return 1 if uses_model and CFG.perception.device != "cpu" else 0

@@ -6,11 +6,6 @@
 # the default dataset backends and the small pose model are CPU work.
 
 
-def infer_wants_gpu():
-    uses_model = CFG.infer.keypoints_backend == "yolo" or CFG.infer.depth_backend == "depthpro"
-    return 1 if uses_model and CFG.perception.device != "cpu" else 0
-
-
 rule infer:
     input:
         checkpoint=f"{RESULTS}/models/{{model}}/best.pt",

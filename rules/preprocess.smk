@@ -4,11 +4,6 @@
 # groundtruth + dataset backends are pure CPU work.
 
 
-def preprocess_wants_gpu():
-    uses_model = CFG.perception.keypoints.backend == "yolo" or CFG.perception.depth.backend == "depthpro"
-    return 1 if uses_model and CFG.perception.device != "cpu" else 0
-
-
 rule preprocess:
     input:
         dataset_marker(),

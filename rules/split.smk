@@ -3,11 +3,6 @@
 # config.yaml reruns split (and what follows), never preprocess or chunk.
 
 
-def split_chunks():
-    subjects = sorted(set(CFG.split.train_subjects) | set(CFG.split.test_subjects))
-    return [remote_or_local(f"{RESULTS}/chunks/S{subject}.h5") for subject in subjects]
-
-
 rule split:
     input:
         chunks=split_chunks(),

@@ -5,11 +5,6 @@
 # training is started by hand with srun + torchrun (see pose3d/training/launch.py).
 
 
-def train_wants_gpu():
-    """GPUs to request: train.gpus unless the config pins training to the CPU."""
-    return CFG.train.gpus if CFG.train.device != "cpu" else 0
-
-
 rule train:
     input:
         train=shard_inputs(TRAIN_SHARDS),
