@@ -9,17 +9,12 @@ import pytest
 from pose3d import viz
 from pose3d.inference import panels
 from pose3d.skeleton import H36M17
+from pose3d.testing.samples import TEMPLATE_MM
 
 
 def standing_person_mm(depth_mm: float = 4000.0) -> np.ndarray:
-    """A rough standing Human3.6M-17 pose in camera space (y down), pelvis at (0, 0, depth)."""
-    joints = np.array([
-        [0, 0, 0], [-130, 0, 0], [-130, 450, 0], [-130, 880, 0], [130, 0, 0], [130, 450, 0], [130, 880, 0],
-        [0, -230, 0], [0, -480, 0], [0, -560, -80], [0, -680, 0],
-        [170, -470, 0], [300, -220, 0], [350, 20, 0], [-170, -470, 0], [-300, -220, 0], [-350, 20, 0],
-    ], dtype=np.float64)
-    joints[:, 2] += depth_mm
-    return joints
+    """The standing template pose in camera space (y down), pelvis at (0, 0, depth)."""
+    return TEMPLATE_MM + np.array([0.0, 0.0, depth_mm])
 
 
 def test_draw_skeleton_2d_colours_left_and_right_and_skips_low_scores():

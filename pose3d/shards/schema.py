@@ -5,7 +5,7 @@ Writers and readers import these names; nobody spells a dataset name as a string
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: depth crops centre-aligned with the image crop (version 1 was half a crop pixel off)
 SCHEMA_NAME = "pose3d.shard"
 
 # Per-sample datasets; N is the first axis of each.
