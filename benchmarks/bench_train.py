@@ -77,9 +77,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-train-") as scratch:
         scratch = Path(scratch)
         train = write_shards(scratch / "train", 2, per_shard, 1, image_size=size, depth_size=depth,
-                                  image_codec=config.shards.image_codec)
+                             image_codec=config.shards.image_codec)
         test = write_shards(scratch / "test", 1, 64, 9, seed=99, image_size=size, depth_size=depth,
-                                 image_codec=config.shards.image_codec)
+                            image_codec=config.shards.image_codec)
         for model_name in config.models:
             trainer = build_trainer(config, model_name, train, test, None, DistContext())
             loader_rate = loader_samples_per_s(trainer.train_loader, epoch=0)
