@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from pose3d.config import Config
 from pose3d.cropping import crop_image, keypoints_to_crop
+from pose3d.io import read_image
 from pose3d.preprocess import SCHEMA_NAME as PREPROCESSED_SCHEMA
 from pose3d.preprocess import SCHEMA_VERSION as PREPROCESSED_VERSION
 from pose3d.preprocess import STATUS_NAMES
@@ -149,7 +150,7 @@ def _chunk_frame(
         log.warning("%s: frame %d has non-finite joints or crop; skipped", path, int(arrays["frame"][i]))
         return None
     image_path = images_root / arrays["image_file"][i]
-    bgr = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+    bgr = read_image(image_path)  # a decoder warning counts as unreadable, as in preprocess
     if bgr is None:
         report.skipped["unreadable_image"] += 1
         report.skipped_files.append(str(image_path))

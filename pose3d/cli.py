@@ -40,7 +40,26 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"pose3d {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # one line for the user; the traceback with --verbose
+        if args.verbose:
+            raise
+        print(f"pose3d {args.command}: {one_line(error)} (--verbose shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one short line (its message's first lines joined), its type when that says more."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = " ".join(lines[:4])[:500]
+    if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)) and error.filename:
+        text = f"{error.strerror}: {error.filename}"
+    kind = type(error).__name__
+    return text if kind in ("ValueError", "RuntimeError") and text else f"{kind}: {text}"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import importlib.resources
+import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -208,6 +209,14 @@ class Config:
         """The validated config as plain data (with defaults filled), e.g. for checkpoints."""
         return copy.deepcopy(self.raw)
 
+    def redacted_dict(self) -> dict[str, Any]:
+        """`to_dict()` with the remote's credentials replaced by ***: for files that outlive the run."""
+        from pose3d.validation import redact_secrets
+
+        data = self.to_dict()
+        data["storage"]["remote"] = redact_secrets(data["storage"]["remote"])
+        return data
+
 
 def load_schema(path: str | Path | None = None) -> dict[str, Any]:
     """The config JSON schema: the packaged `config_schema.yaml`, or the file at `path`."""
@@ -308,22 +317,58 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
     return config
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
-    """Read a YAML config file, apply nested overrides, validate, and type it."""
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The raw mapping of a YAML config file (not validated); ConfigError naming the file."""
     path = Path(path)
     try:
         with open(path) as handle:
             raw = yaml.safe_load(handle) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not a text file") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, not a {type(raw).__name__}")
+    return raw
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a YAML config file, apply nested overrides, validate, and type it."""
+    path = Path(path)
+    raw = read_config_file(path)
     if overrides:
         raw = deep_merge(raw, overrides)
     try:
         return config_from_dict(raw)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+
+
+def config_with_flags(raw: dict[str, Any], flags: dict[str, tuple[str, Any]]) -> Config:
+    """Validate command-line flags through the config schema: `flags` maps a flag (`--device`)
+    to (dotted config key, value); None values are left out. A bad value raises ConfigError
+    naming the flag and its key, exactly as the schema words it for a config file.
+    """
+    overrides: dict[str, Any] = {}
+    for key, value in (item for item in flags.values() if item[1] is not None):
+        *sections, name = key.split(".")
+        node = overrides
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = value
+    try:
+        return config_from_dict(deep_merge(raw, overrides))
+    except ConfigError as error:
+        message = str(error)
+        for flag, (key, value) in flags.items():
+            if value is not None:
+                pattern = re.compile(rf"config key '({re.escape(key)}(?:\.[^']*)?)'")
+                message = pattern.sub(lambda match, flag=flag: f"{flag} (config key '{match.group(1)}')", message)
+        raise ConfigError(message) from None
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

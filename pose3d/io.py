@@ -9,7 +9,11 @@ writers open `atomic_path`'s temporary name with h5py themselves.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +21,8 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 def temporary_path(path: str | Path) -> Path:
@@ -93,16 +99,56 @@ def write_torch(path: str | Path, payload: Any) -> None:
 def read_image(path: str | Path) -> np.ndarray | None:
     """Decode an image to (H, W, 3) uint8 BGR; None when it is missing, corrupt or truncated.
 
-    OpenCV decodes a truncated JPEG with a warning and grey rows, so a JPEG must also end
-    with its end-of-image marker (trailing zero padding allowed).
+    OpenCV decodes a damaged JPEG with only a warning on stderr (grey rows, or shifted blocks
+    after a corrupt entropy-coded segment), so any decoder warning makes the image unreadable,
+    as does a JPEG without its end-of-image marker (trailing zero padding allowed). The reason
+    is logged; `decode_image_file` returns it.
     """
+    image, problem = decode_image_file(path)
+    if problem:
+        log.warning("unreadable image %s: %s", path, problem)
+    return image
+
+
+def decode_image_file(path: str | Path) -> tuple[np.ndarray | None, str]:
+    """(image BGR or None, "" or why the file is not a clean image)."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
-    except OSError:
-        return None
+    except OSError as error:
+        return None, f"cannot read the file: {error.strerror or error}"
     if data.size == 0:
-        return None
+        return None, "empty file"
     raw = data.tobytes()
     if raw[:2] == b"\xff\xd8" and not raw.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        return None
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+        return None, "truncated JPEG (no end-of-image marker)"
+    image, warnings = _decode_watching_stderr(data)
+    if image is None:
+        return None, "not a decodable image" + (f" ({warnings})" if warnings else "")
+    if warnings:
+        return None, f"the decoder reported damage: {warnings}"
+    return image, ""
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+def _decode_watching_stderr(data: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """cv2.imdecode, with what the codec libraries print on file descriptor 2 captured.
+
+    libjpeg and libpng report recoverable damage ("Corrupt JPEG data: ...", "Premature end of
+    JPEG file") only as text on stderr while OpenCV still returns an image. Damage that the
+    decoder cannot notice (same length, Huffman codes resynchronised) leaves no trace: JPEG has
+    no checksum.
+    """
+    with _STDERR_LOCK, tempfile.TemporaryFile() as capture:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(capture.fileno(), 2)
+        try:
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        text = capture.read().decode(errors="replace")
+    return image, " | ".join(line.strip() for line in text.splitlines() if line.strip())

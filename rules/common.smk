@@ -1,6 +1,7 @@
 # Config validation, the typed config, and the names every rule shares.
 # Rules never parse the config themselves: they use CFG (a pose3d.config.Config) and the helpers below.
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,10 +11,19 @@ sys.path.insert(0, str(Path(workflow.basedir)))  # `pose3d` importable without i
 
 from pose3d.config import ConfigError, config_from_dict
 from pose3d.datasets.layout import SequenceId, sequence_ids
+from pose3d.shards.reader import redact_secrets
+from pose3d.validation import OutputConflictError, check_config_resources
 
 try:  # pose3d's own check first: its message names the key and the allowed values in one line
     CFG = config_from_dict(config)
-except ConfigError as error:
+    # What every stage will need, checked before the first job starts. GPUs are checked by the
+    # jobs themselves: this process may be a cluster's login node.
+    check_config_resources(CFG, ["preprocess", "train", "infer", "storage"], devices=False)
+    if CFG.dataset.source == "synthetic":
+        from pose3d.datasets.synthetic import check_synthetic_root
+
+        check_synthetic_root(CFG.dataset.root)  # never render over a real dataset
+except (ConfigError, OutputConflictError) as error:
     raise WorkflowError(str(error)) from None
 validate(config, schema="../config/schema.yaml", set_default=True)  # fills the defaults into `config`
 
@@ -21,6 +31,26 @@ RESULTS = "results"
 LOGS = "results/logs"
 BENCH = "results/benchmarks"
 CONDA_ENV = "../envs/pose3d.yaml"
+
+
+def check_storage_remote(storage, query):
+    """One rclone listing of the remote before the DAG is built: a wrong remote name, a server that
+    does not answer or refused credentials stop the run here with rclone's reason in one line."""
+    import shutil
+
+    from snakemake_storage_plugin_rclone.runner import RcloneRunner, check_remote
+
+    binary = shutil.which("rclone")
+    if binary is None:
+        raise WorkflowError("config key 'storage.remote' is set but the rclone binary is not on PATH")
+    runner = RcloneRunner(binary=binary, config=storage.rclone_config or None, attempts=max(1, storage.retries),
+                          retries_sleep=1.0, low_level_retries=2)
+    try:
+        check_remote(runner, query)
+    except WorkflowError as error:
+        raise WorkflowError(
+            f"config key 'storage.remote' ({redact_secrets(storage.remote)}) cannot be used: {error}"
+        ) from None
 
 
 def dataset_sequences():
@@ -51,6 +81,14 @@ def shard_names(count):
 
 
 if CFG.storage.remote:
+    from snakemake_storage_plugin_rclone.query import parse_query, remote_in_environment
+
+    # An inline remote's parameters (credentials among them) travel as RCLONE_CONFIG_* environment
+    # variables of this process and its jobs: Snakemake's queries, printed and stored in
+    # .snakemake/metadata, name the remote without them. Jobs read the real remote from the config.
+    STORAGE_REMOTE, _remote_env = remote_in_environment(parse_query(CFG.storage.remote))
+    os.environ.update(_remote_env)
+    check_storage_remote(CFG.storage, STORAGE_REMOTE)
 
     # snakemake-storage-plugin-rclone (plugins/): data-stage files live on this rclone remote.
     # Other settings come from the CLI: --storage-rclone-<setting>, e.g. --storage-rclone-flags="--tpslimit 10".
@@ -79,13 +117,9 @@ def shard_inputs(paths):
     return list(paths)
 
 
-def shard_sources(paths):
-    """What the job opens for `shard_inputs(paths)`: rclone queries on a remote, else local paths."""
-    return [remote_query(path) for path in paths] if CFG.storage.remote else list(paths)
-
-
 def remote_query(path):
-    return f"{CFG.storage.remote.rstrip('/')}/{path}"
+    """The Snakemake storage query of a data-stage file (credential-free, see STORAGE_REMOTE)."""
+    return str(STORAGE_REMOTE.with_path(f"{STORAGE_REMOTE.path.rstrip('/')}/{path}"))
 
 
 def dataset_marker():

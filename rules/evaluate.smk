@@ -17,8 +17,11 @@ rule evaluate:
     wildcard_constraints:
         model="|".join(CFG.models),
     params:
-        train_sources=shard_sources(TRAIN_SHARDS),
-        test_sources=shard_sources(TEST_SHARDS),
+        # Shard paths relative to the remote (or local), and the remote without its credentials:
+        # the script rebuilds the real rclone queries from the config, so no secret is a param.
+        train_shards=TRAIN_SHARDS,
+        test_shards=TEST_SHARDS,
+        remote=redact_secrets(CFG.storage.remote),
         evaluate=CFG.to_dict()["evaluate"],
     log:
         f"{LOGS}/evaluate/{{model}}.log",

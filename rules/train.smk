@@ -17,8 +17,11 @@ rule train:
     wildcard_constraints:
         model="|".join(CFG.models),
     params:
-        train_sources=shard_sources(TRAIN_SHARDS),
-        test_sources=shard_sources(TEST_SHARDS),
+        # Shard paths relative to the remote (or local), and the remote without its credentials:
+        # the script rebuilds the real rclone queries from the config, so no secret is a param.
+        train_shards=TRAIN_SHARDS,
+        test_shards=TEST_SHARDS,
+        remote=redact_secrets(CFG.storage.remote),
         # What this stage reads, so a change reruns it (the script types the full config itself).
         train=CFG.to_dict()["train"],
         model=lambda wildcards: CFG.to_dict()["model"][wildcards.model],

@@ -127,8 +127,11 @@ def test_end_to_end_on_held_out_synthetic_images(synthetic, checkpoint, tmp_path
     outputs.validate_result(json.loads((output / "summary.json").read_text()), outputs.SUMMARY_SCHEMA)
     assert summary["images_processed"] == 2 and summary["people_found"] == 2 and summary["images_skipped"] == []
     assert {"keypoints", "depth", "model", "draw"} <= set(summary["stage_seconds"])
-    for path in images:
-        joints, result = load_result(output, path.stem)
+    # Images of two sequence folders: named by their path below the common folder, extension kept.
+    names = [f"{path.parent.name}/{path.name}" for path in images]
+    assert summary["outputs"] == names
+    for name in names:
+        joints, result = load_result(output, name)
         assert joints.shape == (1, 17, 3) and joints.dtype == np.float32 and np.isfinite(joints).all()
         person = result["people"][0]
         assert result["intrinsics"]["source"] == "dataset"
@@ -137,7 +140,7 @@ def test_end_to_end_on_held_out_synthetic_images(synthetic, checkpoint, tmp_path
         assert np.allclose(person["root_mm"], joints[0, 0], atol=1e-2)
         assert np.array(person["joints_3d_gt_mm"]).shape == (17, 3)
         assert result["model"]["checkpoint_id"] == outputs.checkpoint_id(checkpoint)
-        panel = cv2.imread(str(output / "panels" / f"{path.stem}.png"))
+        panel = cv2.imread(str(output / "panels" / f"{name}.png"))
         assert panel is not None and panel.shape[:2] == panels.PANEL_SIZE_PX
     assert cv2.imread(str(output / "contact_sheet.png")) is not None
 
@@ -169,7 +172,7 @@ def test_non_images_are_skipped_and_unreadable_images_reported(synthetic, checkp
     assert "not an annotated image" in reasons["photo_0.jpg"]
     assert "notes.txt" in caplog.text and "broken.jpg" in caplog.text
     assert summary["images_processed"] == 1
-    joints, _ = load_result(output, source.stem)
+    joints, _ = load_result(output, f"{source.parent.name}/{source.name}")
     assert joints.shape == (1, 17, 3)
     assert not (output / "panels").exists()
 
@@ -183,10 +186,10 @@ def test_tiny_yolo_and_depthpro_image_with_nobody(checkpoint, shy_yolo, depthpro
     summary = run_inference(checkpoint, tmp_path / "photos", tmp_path / "out", options)
     assert summary["images_processed"] == 2 and summary["people_found"] == 0
     for path in images:
-        joints, result = load_result(tmp_path / "out", path.stem)
+        joints, result = load_result(tmp_path / "out", path.name)
         assert joints.shape == (0, 17, 3) and result["people"] == []
         assert result["intrinsics"]["source"] == "depthpro_fov"
-        panel = cv2.imread(str(tmp_path / "out" / "panels" / f"{path.stem}.png"))
+        panel = cv2.imread(str(tmp_path / "out" / "panels" / f"{path.name}.png"))
         assert panel.shape[:2] == panels.PANEL_SIZE_PX
 
 
@@ -199,7 +202,7 @@ def test_every_person_found_up_to_max_people_in_one_batch(synthetic, eager_yolo,
     )
     summary = run_inference(coco_checkpoint, tmp_path / "photos", tmp_path / "out", options)
     assert summary["people_found"] == 12
-    joints, result = load_result(tmp_path / "out", "photo_0")
+    joints, result = load_result(tmp_path / "out", "photo_0.jpg")
     assert joints.shape == (4, 17, 3) and np.isfinite(joints).all()
     scores = [person["score"] for person in result["people"]]
     assert scores == sorted(scores, reverse=True)
@@ -216,14 +219,14 @@ def test_known_intrinsics_vs_fov_estimate_move_the_root(synthetic, eager_yolo, d
         device="cpu", max_people=1, visualize=False, progress=False,
     )
     run_inference(constructed, tmp_path / "photos", tmp_path / "fov", options)
-    _, fov = load_result(tmp_path / "fov", "photo_0")
+    _, fov = load_result(tmp_path / "fov", "photo_0.jpg")
     focal_fov = 0.5 * 128 / np.tan(np.radians(FOV_DEG / 2))
     assert fov["intrinsics"]["source"] == "depthpro_fov"
     assert np.allclose([fov["intrinsics"][k] for k in ("fx", "fy", "cx", "cy")], [focal_fov, focal_fov, 64, 48], rtol=1e-4)
 
     user = [2 * focal_fov, 2 * focal_fov, 64.0, 48.0]
     run_inference(constructed, tmp_path / "photos", tmp_path / "user", replace(options, intrinsics=user))
-    _, known = load_result(tmp_path / "user", "photo_0")
+    _, known = load_result(tmp_path / "user", "photo_0.jpg")
     assert known["intrinsics"]["source"] == "user"
 
     root_fov, root_user = np.array(fov["people"][0]["root_mm"]), np.array(known["people"][0]["root_mm"])

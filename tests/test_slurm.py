@@ -135,10 +135,12 @@ def test_failing_rule_fails_the_run(cluster, tmp_path):
 
 def test_site_profile_sends_gpu_rules_to_gpus(tmp_path):
     """profiles/slurm-gpu (no cluster needed: a dry run): GPU partition and GPU counts from the config."""
+    weights = tmp_path / "yolo-pose.pt"
+    weights.write_bytes(b"")  # the workflow checks that the weights file exists before planning
     config = tiny_config_dict(
         tmp_path / "resources" / "synthetic",
         dataset=SLURM_DATASET,
-        perception={"keypoints": {"backend": "yolo"}, "device": "auto"},
+        perception={"keypoints": {"backend": "yolo", "weights": str(weights)}, "device": "auto"},
         train={"gpus": 2, "device": "auto"},
     )
     config_path = tmp_path / "config.yaml"

@@ -16,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--train-shards", nargs="*", type=Path, default=None,
                         help="train shards for the mean-pose baseline (default results/shuffled/train/shard_*.h5)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default results/eval/MODEL)")
+    parser.add_argument("--overwrite", action="store_true", help="write into a folder that evaluate did not make")
     parser.set_defaults(run=run)
 
 
@@ -23,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from pose3d.config import ConfigError, load_config
     from pose3d.evaluate.run import evaluate_checkpoint
     from pose3d.shards.reader import ShardError
+    from pose3d.validation import OutputConflictError
 
     test = args.test_shards or sorted(Path("results/split/test").glob("shard_*.h5"))
     train = args.train_shards or sorted(Path("results/shuffled/train").glob("shard_*.h5"))
@@ -32,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = args.checkpoint or Path("results/models") / args.model / "best.pt"
     out = args.out or Path("results/eval") / args.model
     try:
-        results = evaluate_checkpoint(checkpoint, test, train, out, load_config(args.config))
-    except (ConfigError, ShardError, FileNotFoundError, ValueError) as error:
+        results = evaluate_checkpoint(checkpoint, test, train, out, load_config(args.config), overwrite=args.overwrite)
+    except (ConfigError, ShardError, FileNotFoundError, ValueError, OutputConflictError) as error:
         print(f"pose3d evaluate: {error}")
         return 2
     model, baseline = results["model"]["average"], results["baseline"]["average"]

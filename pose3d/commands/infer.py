@@ -35,37 +35,63 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--confidence", type=float, help="yolo: minimum person confidence")
     parser.add_argument("--max-people", type=int, help="at most this many people per image")
     parser.add_argument("--batch-size", type=int, help="people per model call and images per detector call")
+    parser.add_argument("--overwrite", action="store_true", help="write into a folder that inference did not make")
     parser.set_defaults(run=run)
+
+
+# Each flag's config key: flags are validated through the same schema as a config file.
+FLAG_KEYS = {
+    "--keypoints-backend": "infer.keypoints_backend",
+    "--depth-backend": "infer.depth_backend",
+    "--yolo-weights": "perception.keypoints.weights",
+    "--depth-model": "perception.depth.model",
+    "--dataset-root": "dataset.root",
+    "--intrinsics": "infer.intrinsics",
+    "--device": "perception.device",
+    "--visualize": "infer.visualize",
+    "--max-images": "infer.max_images",
+    "--confidence": "infer.confidence",
+    "--max-people": "infer.max_people",
+    "--batch-size": "perception.keypoints.batch_size",
+}
+# Without --config: detect people and estimate depth (no dataset), no panels.
+STANDALONE = {"infer": {"keypoints_backend": "yolo", "depth_backend": "depthpro", "visualize": False}}
 
 
 def run(args: argparse.Namespace) -> int:
     import json
     from dataclasses import replace
 
-    from pose3d.config import ConfigError, load_config
-    from pose3d.inference import InferenceOptions, options_from_config, run_inference
+    from pose3d.config import ConfigError, config_with_flags, read_config_file
+    from pose3d.inference import options_from_config, run_inference
     from pose3d.perception.base import PerceptionError
+    from pose3d.validation import OutputConflictError, check_device, check_file_exists
 
-    try:
-        if args.config:
-            options = options_from_config(load_config(args.config))
-        else:
-            options = InferenceOptions(keypoints_backend="yolo", depth_backend="depthpro", visualize=False)
-    except ConfigError as error:
-        print(error)
-        return 2
     flags = {
-        "keypoints_backend": args.keypoints_backend, "depth_backend": args.depth_backend,
-        "yolo_weights": args.yolo_weights, "depth_model": args.depth_model, "dataset_root": args.dataset_root,
-        "intrinsics": args.intrinsics, "device": args.device, "visualize": args.visualize,
-        "max_images": args.max_images, "confidence": args.confidence, "max_people": args.max_people,
-        "batch_size": args.batch_size,
+        flag: (key, getattr(args, flag.removeprefix("--").replace("-", "_")))
+        for flag, key in FLAG_KEYS.items()
     }
-    options = replace(options, **{key: value for key, value in flags.items() if value is not None})
     try:
-        summary = run_inference(args.checkpoint, args.input, args.output, options)
-    except (PerceptionError, FileNotFoundError, ValueError) as error:
+        config = config_with_flags(read_config_file(args.config) if args.config else STANDALONE, flags)
+        check_file_exists(args.checkpoint, "--checkpoint", "checkpoint")
+        check_device(config.perception.device, _named("--device", "perception.device", args.device))
+        if config.infer.keypoints_backend == "yolo":
+            check_file_exists(config.perception.keypoints.weights,
+                              _named("--yolo-weights", "perception.keypoints.weights", args.yolo_weights), "YOLO weights")
+    except ConfigError as error:
+        print(f"pose3d infer: {error}")
+        return 2
+    options = options_from_config(config)
+    if not args.config and args.dataset_root is None:
+        options = replace(options, dataset_root=None)
+    try:
+        summary = run_inference(args.checkpoint, args.input, args.output, options, overwrite=args.overwrite)
+    except (PerceptionError, FileNotFoundError, ValueError, OutputConflictError) as error:
         print(f"pose3d infer: {error}")
         return 2
     print(json.dumps({key: summary[key] for key in ("images_processed", "people_found", "images_per_second")}))
     return 0
+
+
+def _named(flag: str, key: str, value: object) -> str:
+    return f"{flag} (config key '{key}')" if value is not None else key

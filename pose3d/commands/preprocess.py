@@ -21,11 +21,13 @@ def run(args: argparse.Namespace) -> int:
     from pose3d.config import ConfigError, load_config
     from pose3d.perception import PerceptionError
     from pose3d.preprocess import preprocess_sequence
+    from pose3d.validation import check_config_resources
 
     output = args.output or Path("results/preprocessed") / f"{args.sequence}.h5"
     report = args.report or output.with_name(output.name.removesuffix(".h5") + ".report.json")
     try:
         config = load_config(args.config)
+        check_config_resources(config, ["preprocess"])
         result = preprocess_sequence(config, args.sequence, output, report)
     except (ConfigError, PerceptionError, ValueError) as error:
         print(f"pose3d preprocess: {error}")

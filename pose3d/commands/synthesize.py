@@ -14,20 +14,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--root", default=None, help="output folder (default: dataset.root of the config)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="rendering processes")
     parser.add_argument("--preview", default=None, help="also write a contact sheet PNG here")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a folder that holds files synthesize did not make")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from pose3d.config import ConfigError, load_config
     from pose3d.datasets.synthetic import generate_dataset, write_preview
+    from pose3d.validation import OutputConflictError
 
     try:
         config = load_config(args.config)
-    except ConfigError as error:
-        print(error)
+        root = args.root or config.dataset.root
+        summary = generate_dataset(config, root, workers=max(1, args.workers), overwrite=args.overwrite)
+    except (ConfigError, OutputConflictError) as error:
+        print(f"pose3d synthesize: {error}")
         return 2
-    root = args.root or config.dataset.root
-    summary = generate_dataset(config, root, workers=max(1, args.workers))
     print(f"{summary['frames']} frames in {summary['sequences']} sequences, "
           f"{summary['bytes'] / 1e6:.1f} MB, {summary['seconds']:.1f} s -> {root}")
     if args.preview:

@@ -21,9 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pose3d.config import ConfigError, load_config
+    from pose3d.config import ConfigError, config_with_flags, read_config_file
     from pose3d.shards.reader import ShardError
     from pose3d.training.launch import run_training
+    from pose3d.validation import check_config_resources
 
     train = args.train_shards or sorted(Path("results/shuffled/train").glob("shard_*.h5"))
     test = args.test_shards or sorted(Path("results/split/test").glob("shard_*.h5"))
@@ -31,10 +32,11 @@ def run(args: argparse.Namespace) -> int:
         print("pose3d train: no train or test shards found (run the workflow up to `shuffle` first)")
         return 2
     try:
-        config = load_config(args.config)
+        config = config_with_flags(read_config_file(args.config), {"--gpus": ("train.gpus", args.gpus)})
+        check_config_resources(config, ["train", "storage"])
         run_training(config, args.model, train, test, args.out or Path("results/models") / args.model,
                      gpus=args.gpus, resume=args.resume)
-    except (ConfigError, ShardError, ValueError) as error:
+    except (ConfigError, ShardError, ValueError, FloatingPointError) as error:
         print(f"pose3d train: {error}")
         return 2
     return 0

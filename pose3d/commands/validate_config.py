@@ -21,5 +21,5 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error)
         return 2
-    print(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    print(yaml.safe_dump(config.redacted_dict(), sort_keys=False))
     return 0

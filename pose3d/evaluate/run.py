@@ -91,13 +91,18 @@ def evaluate_checkpoint(
     train_shards: Sequence[str | Path],
     out_dir: str | Path,
     config: Config,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate `checkpoint` against the mean-pose baseline; write every report; return metrics.json's content."""
+    """Evaluate `checkpoint` against the mean-pose baseline; write every report; return metrics.json's content.
+
+    An `out_dir` holding files evaluation did not write is refused unless `overwrite`.
+    """
     from pose3d.models.registry import load_model_from_checkpoint
     from pose3d.training.distributed import resolve_device
+    from pose3d.validation import claim_output_folder
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim_output_folder(out_dir, "evaluate", overwrite)
     test_shards = localize_shards(test_shards, config.storage)  # remote shards via the local cache
     train_shards = localize_shards(train_shards, config.storage)
     device = resolve_device(config.train.device)

@@ -8,6 +8,7 @@ and depth map, so panels can show ground truth beside the prediction.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,8 @@ def list_inputs(inputs: str | Path | Sequence[str | Path]) -> tuple[list[Path], 
         else:
             raise FileNotFoundError(f"inference input {root} is neither an image file nor a folder")
     else:
-        candidates = [Path(p) for p in inputs]
+        # The same file named twice is one image (one output name).
+        candidates = list({os.path.abspath(p): Path(p) for p in inputs}.values())
     images, skipped = [], []
     for path in candidates:
         if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -75,17 +77,17 @@ def list_inputs(inputs: str | Path | Sequence[str | Path]) -> tuple[list[Path], 
 
 
 def output_names(paths: Sequence[Path]) -> list[str]:
-    """File stems as output names; where stems repeat, the parent folders make them unique."""
-    stems = [p.stem for p in paths]
-    repeated = {s for s in stems if stems.count(s) > 1}
-    names = []
-    for path in paths:
-        if path.stem in repeated:
-            names.append("__".join([*path.parent.parts[-2:], path.stem]).replace("/", "_"))
-        else:
-            names.append(path.stem)
-    # Never shadow the run's own files.
-    return [f"image_{name}" if name in ("summary", "contact_sheet") else name for name in names]
+    """Output names that cannot collide: each image's path relative to the inputs' common folder,
+    extension kept (`img.jpg` and `img.png` -> `img.jpg`, `img.png`; `a/x.jpg` -> `a/x.jpg`).
+
+    Results are written as `{name}.npy`, `{name}.json`, `panels/{name}.png`, so two different
+    images always get different files, and no name can be `summary` or `contact_sheet`.
+    """
+    if not paths:
+        return []
+    resolved = [Path(os.path.abspath(p)) for p in paths]
+    common = Path(os.path.commonpath([str(p.parent) for p in resolved]))
+    return [p.relative_to(common).as_posix() for p in resolved]
 
 
 class DatasetLookup:

@@ -186,21 +186,24 @@ def run_inference(
     inputs: str | Path | Sequence[str | Path],
     output_dir: str | Path,
     options: InferenceOptions | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Estimate 3D poses of every person in `inputs` (an image, a folder, or a list of images).
 
     Writes `{name}.npy` (P, 17, 3) camera mm and `{name}.json` per image, with
     `options.visualize` also `panels/{name}.png` and `contact_sheet.png`, and `summary.json`;
     returns the summary dict. A bad image is skipped and reported; missing weights raise
-    PerceptionError naming the file.
+    PerceptionError naming the file. An `output_dir` holding files inference did not write is
+    refused (OutputConflictError) unless `overwrite`.
     """
     from pose3d.models.registry import load_model_from_checkpoint
+    from pose3d.validation import claim_output_folder
 
     device = resolve_device((options or InferenceOptions()).device)
     options = replace(options or InferenceOptions(), device=device)
     started = time.perf_counter()
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    claim_output_folder(output_dir, "infer", overwrite)
     timer = _StageTimer(device)
 
     image_paths, skipped = list_inputs(inputs)

@@ -47,19 +47,16 @@ def build_model(name: str, config: Config, keypoints_layout: str) -> nn.Module:
 
 def load_model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model saved in a training checkpoint; returns (model in eval mode, checkpoint dict)."""
+    from pose3d.validation import load_state_checked, read_checkpoint_file
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model checkpoint {path} does not exist")
-    try:  # plain data only: a checkpoint must not be able to run code when loaded
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:
-        raise ValueError(f"model checkpoint {path} cannot be read as plain tensors and data: {error}") from error
+    checkpoint = read_checkpoint_file(path, device)
     missing = [key for key in CHECKPOINT_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
     if missing:
         raise ValueError(f"model checkpoint {path} lacks the keys {missing}; is it a pose3d training checkpoint?")
     config = config_from_dict(checkpoint["config"])
     model = build_model(checkpoint["model_name"], config, checkpoint["keypoints_layout"])
     state = {key.removeprefix("module."): value for key, value in checkpoint["model"].items()}  # DDP-saved too
-    model.load_state_dict(state)
+    load_state_checked(model, state, path)
     model.to(device).eval()
     return model, checkpoint

@@ -27,6 +27,9 @@ import numpy as np
 
 from pose3d import io as files
 from pose3d.shards import schema
+from pose3d.validation import first_non_finite, redact_secrets
+
+__all__ = ["ShardCache", "ShardError", "ShardReader", "open_shard", "redact_secrets", "shard_source"]
 
 if TYPE_CHECKING:
     from pose3d.config import StorageConfig
@@ -36,15 +39,6 @@ log = logging.getLogger(__name__)
 # `name:path` with a name of two characters or more (one letter would be a Windows drive), or an
 # on-the-fly backend such as `:local:/path` or `:sftp,host=x:path`.
 _REMOTE_PATTERN = re.compile(r"^(rclone:)?(:[A-Za-z0-9_\-]+[,:]|[A-Za-z0-9_.\-]{2,}:)")
-# Secrets inside on-the-fly remotes (`:webdav,url=...,user=u,pass=x:path`) and rclone messages.
-_SECRET_PATTERN = re.compile(r"((?:pass|password|token|key|secret|client_secret)\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^,:\s]+)", re.I)
-
-
-def redact_secrets(text: str) -> str:
-    """Replace the values of password/token-like settings with `***` before anything logs them."""
-    return _SECRET_PATTERN.sub(r"\1***", text)
-
-
 class ShardError(RuntimeError):
     """A shard cannot be used; the message names the file and the problem."""
 
@@ -141,7 +135,9 @@ class ShardReader:
     def read(self, start: int = 0, stop: int | None = None, datasets: Sequence[str] = schema.ALL_DATASETS) -> dict[str, Any]:
         """Samples [start, stop) as arrays; images stay encoded (JPEG: an object array of byte arrays)."""
         stop = len(self) if stop is None else min(stop, len(self))
-        return self._read(lambda name: self._file[name][start:stop], datasets)
+        arrays = self._read(lambda name: self._file[name][start:stop], datasets)
+        self._check_finite(arrays, np.arange(start, stop))
+        return arrays
 
     def read_indices(self, indices: np.ndarray, datasets: Sequence[str] = schema.ALL_DATASETS) -> dict[str, Any]:
         """Samples at `indices` (any order) as arrays, in the order given."""
@@ -151,7 +147,20 @@ class ShardReader:
         sorted_indices = indices[order]
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
-        return self._read(lambda name: self._file[name][sorted_indices][inverse], datasets)
+        arrays = self._read(lambda name: self._file[name][sorted_indices][inverse], datasets)
+        self._check_finite(arrays, indices)
+        return arrays
+
+    def _check_finite(self, arrays: dict[str, Any], indices: np.ndarray) -> None:
+        """A NaN or infinity in a measurement names the file, the dataset and the sample index."""
+        for name in schema.FLOAT_DATASETS:
+            if name in arrays:
+                bad = first_non_finite(arrays[name])
+                if bad is not None:
+                    raise ShardError(
+                        f"{self.path}: '{name}' of sample {int(indices[bad])} is not finite (NaN or infinity); "
+                        "rebuild the shard from clean inputs"
+                    )
 
     def _read(self, fetch: Callable[[str], np.ndarray], datasets: Sequence[str]) -> dict[str, Any]:
         try:
@@ -236,7 +245,7 @@ class ShardCache:
         if target.is_file() and (remote or target.stat().st_size == Path(text).stat().st_size):
             return target
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        log.info("caching shard %s -> %s", text, target)
+        log.info("caching shard %s -> %s", redact_secrets(text), target)
         with files.atomic_path(target) as partial:
             if remote:
                 self.fetch(text, partial)
@@ -250,6 +259,15 @@ def open_shard(path: str | Path, cache: ShardCache | None = None) -> ShardReader
     if cache is None and is_remote(path):
         raise ShardError(f"{path}: the shard is on a remote; pass a ShardCache (storage.cache_dir) to read it")
     return ShardReader(cache.local_path(path) if cache is not None else path)
+
+
+def shard_source(storage: StorageConfig, path: str | Path) -> str:
+    """What to open for a data-stage file: `storage.remote`/path (an rclone query) or the local path.
+
+    Workflow rules pass only the relative path (credentials must not become Snakemake params,
+    which are stored in .snakemake/metadata); jobs rebuild the query here from the config.
+    """
+    return f"{storage.remote.rstrip('/')}/{path}" if storage.remote else str(path)
 
 
 def localize_shards(paths: Sequence[str | Path], storage: StorageConfig) -> list[Path]:

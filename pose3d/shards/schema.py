@@ -24,6 +24,8 @@ PROVENANCE = (SUBJECT, ACTION, SUBACTION, CAMERA, FRAME)  # (N,) int32 each
 
 ARRAY_DATASETS = (DEPTH, KEYPOINTS_2D, JOINTS_3D, INTRINSICS, CROP, *PROVENANCE)
 ALL_DATASETS = (IMAGE, *ARRAY_DATASETS)
+# Measurements: the writer refuses, and the reader names, a NaN or an infinity in any of them.
+FLOAT_DATASETS = (DEPTH, KEYPOINTS_2D, JOINTS_3D, INTRINSICS, CROP)
 
 # File attributes.
 ATTR_SCHEMA_NAME = "schema"

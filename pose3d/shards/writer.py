@@ -20,6 +20,7 @@ import numpy as np
 
 from pose3d import io as files
 from pose3d.shards import schema
+from pose3d.validation import require_finite
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,8 @@ class ShardWriter:
             array = np.asarray(values)
             if array.shape[1:] != shape:
                 raise ValueError(f"{self.path}: dataset {name!r} expects per-sample shape {shape}, got {array.shape[1:]}")
+            if name in schema.FLOAT_DATASETS:  # a NaN would train to loss=nan far from its cause
+                require_finite({name: array}, f"{self.path}: refusing to write", offset=len(self))
             self._buffer[name].append(array)
         self._buffered += count
         if self._buffered >= self.flush_every:

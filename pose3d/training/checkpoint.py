@@ -13,16 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from pose3d.validation import read_checkpoint_file
+
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint; a clear error names the file when it is missing or unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises many kinds for a corrupt file
-        raise RuntimeError(f"checkpoint {path} could not be read: {error}") from error
+    """Read a checkpoint; a clear error names the file when it is missing, empty or unreadable."""
+    return read_checkpoint_file(path, map_location)
 
 
 def capture_rng_state() -> dict[str, Any]:

@@ -79,10 +79,16 @@ def run_training(
     """
     nproc = config.train.gpus if gpus is None else gpus
     if nproc > 1 and not under_torchrun():
+        from pose3d.shards.reader import localize_shards
+
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
+        # Remote shards are copied into the cache here, once: the workers get local paths and a
+        # config without the remote's credentials (the command line and this file are logged).
+        train_shards = localize_shards(train_shards, config.storage)
+        test_shards = localize_shards(test_shards, config.storage)
         config_path = out_dir / "train_config.yaml"  # the workers read the validated config from here
-        config_path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        config_path.write_text(yaml.safe_dump(config.redacted_dict(), sort_keys=False))
         args = ["--config", str(config_path), "--model", model_name, "--out", str(out_dir), "--gpus", str(nproc),
                 "--train-shards", *map(str, train_shards), "--test-shards", *map(str, test_shards)]
         if resume:

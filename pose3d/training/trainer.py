@@ -40,6 +40,7 @@ from pose3d.training.checkpoint import (
 )
 from pose3d.training.distributed import DistContext, all_ranks_true, barrier
 from pose3d.training.schedule import warmup_cosine_scheduler
+from pose3d.validation import CheckpointError, load_state_checked
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,22 @@ def autocast_context(amp: str, device: torch.device) -> Callable[[], contextlib.
     if not enabled:
         return contextlib.nullcontext
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the batch's samples."""
+
+
+def batch_provenance(batch: Batch, limit: int = 8) -> str:
+    """The (subject, action, subaction, camera, frame) of a batch's first samples, as text."""
+    keys = [key for key in ("subject", "action", "subaction", "camera", "frame") if key in batch]
+    if not keys:
+        return f"{len(next(iter(batch.values())))} samples (no provenance in the batch)"
+    columns = [torch.as_tensor(batch[key]).detach().cpu().reshape(-1).tolist() for key in keys]
+    rows = list(zip(*columns, strict=True))
+    shown = "; ".join(" ".join(f"{key}={value}" for key, value in zip(keys, row, strict=True)) for row in rows[:limit])
+    more = f"; and {len(rows) - limit} more" if len(rows) > limit else ""
+    return f"{len(rows)} samples ({shown}{more})"
 
 
 def move_to_device(batch: Batch, device: torch.device) -> Batch:
@@ -241,6 +258,11 @@ class Trainer:
                 with self.autocast():
                     prediction = self.ddp_model(batch)
                     total, components = self.loss_fn(prediction, batch)
+                if not torch.isfinite(total.detach()):
+                    raise NonFiniteLossError(
+                        f"training stopped: the loss is {float(total.detach())} at step {self.step} (epoch {self.epoch}) "
+                        f"on a batch of {batch_provenance(batch)}; check those samples' shards and train.lr"
+                    )
                 (total / count).backward()
             stats["loss"] += float(total.detach()) / count
             for key, value in components.items():
@@ -303,7 +325,7 @@ class Trainer:
             "step": self.step,
             "epoch": self.epoch,
             "best_metric": self.best_metric,
-            "config": self.config.to_dict(),
+            "config": self.config.redacted_dict(),  # a checkpoint is shared: no credentials
             "model_name": self.model_name,
             "keypoints_layout": self.keypoints_layout,
             "history": self.history,
@@ -318,8 +340,11 @@ class Trainer:
         state = load_checkpoint(path, map_location=self.device)
         if state.get("model_name") != self.model_name:
             raise ValueError(f"checkpoint {path} holds model {state.get('model_name')!r}, not {self.model_name!r}")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        missing = [key for key in ("model", "optimizer") if key not in state]
+        if missing:
+            raise CheckpointError(f"checkpoint {path} lacks {missing}: not a resumable pose3d checkpoint")
+        load_state_checked(self.model, state["model"], path)
+        load_state_checked(self.optimizer, state["optimizer"], path, "optimizer")
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.best_metric = float(state["best_metric"])

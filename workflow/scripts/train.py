@@ -9,13 +9,14 @@ log_file = log_to_file(snakemake.log[0])  # noqa: F821 - snakemake injects `snak
 import torch  # noqa: E402
 
 from pose3d.config import config_from_dict  # noqa: E402
+from pose3d.shards.reader import shard_source  # noqa: E402
 from pose3d.training.launch import run_training  # noqa: E402
 
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 config = config_from_dict(snakemake.config)  # noqa: F821
-# Rclone queries when storage.remote is set: the library reads them through its shard cache.
-train_shards = list(snakemake.params.train_sources)  # noqa: F821
-test_shards = list(snakemake.params.test_sources)  # noqa: F821
+# Rclone queries rebuilt from the config when storage.remote is set (read through the shard cache).
+train_shards = [shard_source(config.storage, path) for path in snakemake.params.train_shards]  # noqa: F821
+test_shards = [shard_source(config.storage, path) for path in snakemake.params.test_shards]  # noqa: F821
 run_training(
     config,
     snakemake.wildcards.model,  # noqa: F821

@@ -166,3 +166,21 @@ def environment_secrets() -> list[str]:
         for name, value in os.environ.items()
         if name.startswith("RCLONE_") and SECRET_KEY_PATTERN.search(name) and value
     ]
+
+
+def remote_in_environment(query: RcloneQuery, prefix: str = "pose3d") -> tuple[RcloneQuery, dict[str, str]]:
+    """An on-the-fly remote with parameters, as a named remote defined by environment variables.
+
+    `:webdav,url=...,user=u,pass=p:path` -> (`<prefix>_webdav_<hash>:path`, {RCLONE_CONFIG_<NAME>_TYPE: webdav,
+    RCLONE_CONFIG_<NAME>_URL: ..., ...}). rclone reads such variables as a remote of that name, so
+    the query (which Snakemake prints and stores in .snakemake/metadata) holds no credential.
+    Other queries come back unchanged with no variables.
+    """
+    if not query.on_the_fly or not query.params:
+        return query, {}
+    backend = re.sub(r"\W", "_", query.name.lstrip(":"))
+    name = f"{prefix}_{backend}_{hashlib.sha256(query.remote.encode()).hexdigest()[:12]}"
+    variable = f"RCLONE_CONFIG_{name.upper()}_"
+    env = {f"{variable}TYPE": query.name.lstrip(":")}
+    env.update({f"{variable}{key.upper().replace('-', '_')}": value for key, value in query.params})
+    return RcloneQuery(name, (), query.path), env

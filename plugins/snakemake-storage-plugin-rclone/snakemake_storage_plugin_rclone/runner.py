@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,17 @@ from snakemake_storage_plugin_rclone.query import RcloneQuery, environment_secre
 NOT_FOUND_CODES = (3, 4)
 # Exit codes that no retry can fix: 2 syntax/usage error, 7 fatal error, 8 transfer limit, 9 no files.
 FATAL_CODES = (2, 7)
+# rclone's exit code 1 covers both transient and permanent failures; these messages mean that no
+# retry can help (an unknown remote, an unreadable config, bad credentials, a bad backend option).
+FATAL_MESSAGES = re.compile(
+    r"didn't find section in config file|couldn't decrypt password|failed to load config|"
+    r"unknown backend|couldn't find backend|401 Unauthorized|403 Forbidden|permission denied|"
+    r"unable to authenticate|authentication failed|invalid credentials",
+    re.IGNORECASE,
+)
+# The timestamp and level rclone puts in front of each log line, and its "file system for X:" prefix.
+_LOG_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+(?:(?:ERROR|NOTICE|CRITICAL)\s*:\s*)?")
+_FS_PREFIX = re.compile(r'(?:Failed to )?create file system for "[^"]*": ')
 
 
 class RcloneNotFound(Exception):
@@ -70,7 +82,7 @@ class RcloneRunner:
             if done.returncode in NOT_FOUND_CODES:
                 raise RcloneNotFound(query.redacted())
             message = redact(_error_lines(done.stderr), secrets)
-            if done.returncode in FATAL_CODES or attempt == attempts:
+            if done.returncode in FATAL_CODES or FATAL_MESSAGES.search(done.stderr) or attempt == attempts:
                 break
             if self.logger is not None:
                 self.logger.warning(
@@ -120,11 +132,24 @@ def _parse_json(text: str, query: RcloneQuery) -> Any:
 
 
 def _error_lines(stderr: str) -> str:
-    """The lines of rclone's log that explain a failure (the last few if none is marked)."""
+    """The lines of rclone's log that explain a failure (the last few if none is marked), without
+    timestamps, and without the query that the caller's message names already."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     marked = [line for line in lines if "ERROR" in line or "Failed" in line or "error" in line]
-    chosen = (marked or lines)[-3:]
-    return " | ".join(chosen) or "no error output"
+    chosen = [_FS_PREFIX.sub("", _LOG_PREFIX.sub("", line)) for line in (marked or lines)[-3:]]
+    return " | ".join(dict.fromkeys(chosen)) or "no error output"
+
+
+def check_remote(runner: RcloneRunner, query: RcloneQuery) -> None:
+    """Fail early, with rclone's reason, when the remote folder of `query` cannot be listed.
+
+    A folder that does not exist yet is fine (the workflow creates it); an unknown remote, a
+    server that does not answer or refused credentials raise a one-line WorkflowError.
+    """
+    try:
+        runner.run(["lsjson", "--max-depth", "1", "--no-mimetype", str(query)], query, "listing")
+    except RcloneNotFound:
+        return
 
 
 def parse_modtime(text: str) -> float:

@@ -25,22 +25,38 @@ from pose3d.datasets.synthetic.motion import SUPPORTED_ACTIONS, check_actions
 from pose3d.datasets.synthetic.preview import write_preview
 from pose3d.datasets.synthetic.sequence import SequenceJob, motion_of, render_sequence
 from pose3d.datasets.synthetic.writer import subject_annotations, write_json_atomic
+from pose3d.validation import check_output_folder, claim_output_folder
 
-__all__ = ["SUPPORTED_ACTIONS", "generate_dataset", "write_preview"]
+__all__ = ["SUPPORTED_ACTIONS", "check_synthetic_root", "generate_dataset", "write_preview"]
 
 log = logging.getLogger(__name__)
 
 COMPLETE_MARKER = ".complete"
+# The ownership marker (`.pose3d-synthesize`), written before any data.
+OWNER = "synthesize"
 
 
-def generate_dataset(config: Config, root: str | Path, workers: int = 1) -> dict:
+def check_synthetic_root(root: str | Path, overwrite: bool = False) -> None:
+    """Raise OutputConflictError when `root` holds files this generator did not write.
+
+    Its own folders carry `.pose3d-synthesize` (or, from older versions, the `.complete` marker).
+    """
+    own = overwrite or (Path(root) / COMPLETE_MARKER).is_file()
+    check_output_folder(root, OWNER, own, hint=" (config key 'dataset.root', or --root)")
+
+
+def generate_dataset(config: Config, root: str | Path, workers: int = 1, overwrite: bool = False) -> dict:
     """Render the configured synthetic dataset under `root`; returns a summary dict.
 
     Uses config.dataset.{subjects, actions, subactions, cameras} (empty actions = all of
     SUPPORTED_ACTIONS) and config.synthetic.*; the output is identical for any `workers`.
     Summary keys: frames, sequences, bytes, seconds, subjects, actions, seed.
+    A `root` holding files this generator did not write (a real dataset, say) is refused with
+    OutputConflictError unless `overwrite`.
     """
     root = Path(root)
+    check_synthetic_root(root, overwrite)
+    claim_output_folder(root, OWNER, overwrite=True)
     synthetic = config.synthetic
     actions = check_actions(list(config.dataset.actions))
     subjects = sorted(config.dataset.subjects)
