@@ -34,7 +34,7 @@ IMAGE_RESULT_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "path": {"type": "string", "description": "the input image file"},
-                "name": {"type": "string", "description": "output file stem: {name}.npy, {name}.json"},
+                "name": {"type": "string", "description": "output name, the image path below the input folder with its extension: {name}.npy, {name}.json"},
                 "width": {"type": "integer", "minimum": 1},
                 "height": {"type": "integer", "minimum": 1},
             },
@@ -137,7 +137,7 @@ SUMMARY_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"type": "number", "minimum": 0},
         },
         "images_per_second": {"type": "number", "minimum": 0},
-        "outputs": {"type": "array", "items": {"type": "string"}, "description": "written {name} stems"},
+        "outputs": {"type": "array", "items": {"type": "string"}, "description": "written output names ({name}.npy, {name}.json)"},
     },
 }
 
