@@ -183,6 +183,16 @@ def test_error_evaluate_a_truncated_checkpoint(tmp_path, capsys, shards):
     assert not (tmp_path / "eval" / "metrics.json").exists()
 
 
+def test_error_infer_with_an_empty_checkpoint_writes_nothing(tmp_path, capsys):
+    (tmp_path / "best.pt").write_bytes(b"")
+    images = tmp_path / "images"
+    images.mkdir()
+    code, text = run_cli(capsys, "infer", "--checkpoint", tmp_path / "best.pt", "--input", images,
+                         "--output", tmp_path / "out", "--device", "cpu", "--keypoints-backend", "dataset",
+                         "--depth-backend", "dataset", "--dataset-root", tmp_path)
+    assert code == 2 and "best.pt" in text and "is empty" in text and not (tmp_path / "out").exists()
+
+
 def test_error_model_checkpoint_of_another_size(tmp_path):
     from pose3d.models.registry import load_model_from_checkpoint
 

@@ -197,13 +197,13 @@ def run_inference(
     refused (OutputConflictError) unless `overwrite`.
     """
     from pose3d.models.registry import load_model_from_checkpoint
-    from pose3d.validation import claim_output_folder
+    from pose3d.validation import check_output_folder, claim_output_folder
 
     device = resolve_device((options or InferenceOptions()).device)
     options = replace(options or InferenceOptions(), device=device)
     started = time.perf_counter()
     output_dir = Path(output_dir)
-    claim_output_folder(output_dir, "infer", overwrite)
+    check_output_folder(output_dir, "infer", overwrite)  # refuse before any work; claim it before writing
     timer = _StageTimer(device)
 
     image_paths, skipped = list_inputs(inputs)
@@ -229,6 +229,7 @@ def run_inference(
             if options.dataset_root is None:
                 raise ValueError("the dataset keypoint/depth backends need options.dataset_root (config 'dataset.root')")
             lookup = DatasetLookup(options.dataset_root)
+    claim_output_folder(output_dir, "infer", overwrite)
     log.info(
         "inference: %d images, model %s (%s), keypoints %s, depth %s, device %s",
         len(image_paths), model_info["name"], model_info["checkpoint_id"], options.keypoints_backend,
