@@ -180,7 +180,7 @@ def test_error_evaluate_a_truncated_checkpoint(tmp_path, capsys, shards):
     code, text = run_cli(capsys, "evaluate", "--config", config, "--checkpoint", checkpoint,
                          "--test-shards", *shards[1], "--train-shards", *shards[0], "--out", tmp_path / "eval")
     assert code == 2 and "best.pt" in text and "truncated" in text and "Traceback" not in text
-    assert not (tmp_path / "eval" / "metrics.json").exists()
+    assert not (tmp_path / "eval").exists()
 
 
 def test_error_infer_with_an_empty_checkpoint_writes_nothing(tmp_path, capsys):

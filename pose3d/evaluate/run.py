@@ -99,14 +99,15 @@ def evaluate_checkpoint(
     """
     from pose3d.models.registry import load_model_from_checkpoint
     from pose3d.training.distributed import resolve_device
-    from pose3d.validation import claim_output_folder
+    from pose3d.validation import check_output_folder, claim_output_folder
 
     out_dir = Path(out_dir)
-    claim_output_folder(out_dir, "evaluate", overwrite)
+    check_output_folder(out_dir, "evaluate", overwrite)  # refuse before any work; claim it before writing
     test_shards = localize_shards(test_shards, config.storage)  # remote shards via the local cache
     train_shards = localize_shards(train_shards, config.storage)
     device = resolve_device(config.train.device)
     model, state = load_model_from_checkpoint(checkpoint, device)
+    claim_output_folder(out_dir, "evaluate", overwrite)
     model_name, layout = state["model_name"], state["keypoints_layout"]
     predictions = predict(model, test_shards, config.evaluate.batch_size, config.train.num_workers, device)
     mean_pose = mean_root_relative_pose(train_shards)
