@@ -109,3 +109,24 @@ def test_error_plugin_wrong_password_is_a_workflow_error_without_retries(tmp_pat
     message = str(raised.value)
     assert "h36m/shard_00000.h5" in message and "401" in message and "after 1 attempt" in message
     assert wrong not in message + caplog.text and "retrying" not in caplog.text
+
+
+@needs_rclone
+@pytest.mark.rclone
+def test_handled_inline_remote_becomes_a_credential_free_named_remote(tmp_path, monkeypatch):
+    """The query Snakemake sees names an environment-defined remote; rclone reads the same files."""
+    from snakemake_storage_plugin_rclone.query import parse_query, remote_in_environment
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.h5").write_bytes(b"shard")
+    inline = parse_query(f":local,links=true,pass=hunter2-obscured:{tmp_path}/data")
+    named, env = remote_in_environment(inline)
+    assert "hunter2" not in str(named) and named.name.startswith("pose3d_local_") and not named.params
+    assert env[f"RCLONE_CONFIG_{named.name.upper()}_TYPE"] == "local"
+    assert env[f"RCLONE_CONFIG_{named.name.upper()}_PASS"] == "hunter2-obscured"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    listed = subprocess.run(["rclone", "lsjson", "--no-mimetype", str(named)], capture_output=True, text=True,
+                            check=True)
+    assert '"Path":"x.h5"' in listed.stdout
+    assert remote_in_environment(parse_query("onedrive:h36m")) == (parse_query("onedrive:h36m"), {})
