@@ -157,6 +157,8 @@ class TrainConfig:
     seed: int
     log_every: int
     preview_samples: int
+    checkpoint_every_steps: int
+    checkpoint_every_minutes: float
     loss: LossWeights
     augment: AugmentConfig
 

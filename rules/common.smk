@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir)))  # `pose3d` importable without i
 from pose3d.config import ConfigError, config_from_dict
 from pose3d.datasets.layout import SequenceId, sequence_ids
 from pose3d.shards.reader import redact_secrets
+from pose3d.training.identity import weight_settings
 from pose3d.validation import OutputConflictError, check_config_resources
 
 try:  # pose3d's own check first: its message names the key and the allowed values in one line

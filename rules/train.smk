@@ -1,5 +1,9 @@
 # train: one model on the shuffled train shards, validated each epoch on the test shards.
-# Writes best.pt (lowest validation MPJPE), last.pt (resumable), history.json and tensorboard/.
+# Writes best.pt (lowest validation MPJPE), history.json and tensorboard/. The resume checkpoints
+# (checkpoints/last.pt, checkpoints/best.pt) are deliberately not outputs: Snakemake deletes the
+# outputs of a failed or rerun job, and a killed or preempted training must continue from them.
+# A rerun resumes whenever checkpoints/last.pt was made with the same weight settings, shards
+# and number of processes, and starts fresh otherwise (the log says which and why).
 # With train.gpus > 1 the script re-launches itself under torchrun (DDP, one process per GPU);
 # the `gpu` resource asks the executor (e.g. SLURM) for that many GPUs on one node. Multi-node
 # training is started by hand with srun + torchrun (see pose3d/training/launch.py).
@@ -11,7 +15,6 @@ rule train:
         test=shard_inputs(TEST_SHARDS),
     output:
         best=f"{RESULTS}/models/{{model}}/best.pt",
-        last=f"{RESULTS}/models/{{model}}/last.pt",
         history=f"{RESULTS}/models/{{model}}/history.json",
         tensorboard=directory(f"{RESULTS}/models/{{model}}/tensorboard"),
     wildcard_constraints:
@@ -22,10 +25,9 @@ rule train:
         train_shards=TRAIN_SHARDS,
         test_shards=TEST_SHARDS,
         remote=redact_secrets(CFG.storage.remote),
-        # What this stage reads, so a change reruns it (the script types the full config itself).
-        train=CFG.to_dict()["train"],
-        model=lambda wildcards: CFG.to_dict()["model"][wildcards.model],
-        evaluate_batch_size=CFG.evaluate.batch_size,
+        # Only what changes the trained weights (not log_every, num_workers, device, ...), so other
+        # edits do not retrain; the script types the full config itself.
+        weights=lambda wildcards: weight_settings(CFG, wildcards.model),
     log:
         f"{LOGS}/train/{{model}}.log",
     benchmark:

@@ -43,5 +43,55 @@ def test_two_cpu_ranks_train_on_disjoint_samples(tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     assert history[-1]["steps_in_epoch"] == 4 and history[-1]["val_samples"] == 8
-    checkpoint = torch.load(out / "last.pt", weights_only=True)
+    checkpoint = torch.load(out / "checkpoints/last.pt", weights_only=True)
     assert checkpoint["step"] == 8 and not any(key.startswith("module.") for key in checkpoint["model"])
+
+
+def test_two_ranks_stopped_by_sigterm_resume_to_the_straight_weights(tmp_path):
+    """SIGTERM while torchrun trains 2 gloo ranks: they checkpoint together (each rank's RNG state),
+    and the rerun ends with the weights of a run that was never stopped."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import pytest
+
+    from pose3d.training.trainer import TrainingInterrupted
+
+    train = write_shards(tmp_path / "train", 2, 16, subject=1)
+    test = write_shards(tmp_path / "test", 1, 8, subject=9, seed=40)
+    config = config_from_dict(tiny_config_dict(tmp_path / "unused", train={
+        "epochs": 4, "device": "cpu", "gpus": 2, "batch_size": 2, "preview_samples": 0, "checkpoint_every_steps": 1,
+    }))  # 8 steps per epoch and rank, a checkpoint after each
+
+    with open(tmp_path / "straight.log", "w") as log:
+        run_training(config, "transformer", train, test, tmp_path / "straight", output_stream=log)
+
+    out = tmp_path / "run"
+    checkpoint = out / "checkpoints" / "last.pt"
+
+    def terminate_after_first_checkpoint():
+        deadline = time.monotonic() + 300
+        while not checkpoint.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)  # what a scheduler sends; run_training passes it to torchrun
+
+    killer = threading.Thread(target=terminate_after_first_checkpoint, daemon=True)
+    killer.start()
+    with open(tmp_path / "interrupted.log", "w") as log, pytest.raises(TrainingInterrupted, match="SIGTERM"):
+        run_training(config, "transformer", train, test, out, output_stream=log)
+    killer.join()
+    stopped = torch.load(checkpoint, weights_only=True)
+    assert 0 < stopped["step"] < 32, "the run should stop inside training"
+    assert len(stopped["rng_per_rank"]) == 2
+    assert not torch.equal(stopped["rng_per_rank"][0]["torch"], stopped["rng_per_rank"][1]["torch"])
+
+    with open(tmp_path / "resumed.log", "w") as log:
+        run_training(config, "transformer", train, test, out, output_stream=log)
+    assert f"resumed from step {stopped['step']}, epoch {stopped['epoch']}" in (tmp_path / "resumed.log").read_text()
+    straight = torch.load(tmp_path / "straight" / "checkpoints" / "last.pt", weights_only=True)
+    resumed = torch.load(checkpoint, weights_only=True)
+    assert resumed["step"] == straight["step"] == 32
+    for name, weights in straight["model"].items():
+        torch.testing.assert_close(resumed["model"][name], weights, rtol=1e-5, atol=1e-6, msg=name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pose3d.shards.reader import ShardCache, ShardError, is_remote, rclone_fetch, redact_secrets
+from pose3d.shards.reader import ShardCache, ShardError, is_remote, rclone_fetch, rclone_stat, redact_secrets
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,8 @@ def test_redaction_hides_passwords_and_tokens():
 
 def test_failed_fetch_names_the_file_without_the_password(tmp_path):
     source = ":webdav,url='http://127.0.0.1:9',pass=hunter2:h36m/shard_00001.h5"
-    cache = ShardCache(tmp_path / "cache", fetch=lambda s, d: rclone_fetch(s, d, retries=1))
+    cache = ShardCache(tmp_path / "cache", fetch=lambda s, d: rclone_fetch(s, d, retries=1),
+                       stat=lambda s: rclone_stat(s, retries=1))
     with pytest.raises(ShardError) as error:
         cache.local_path(source)
     assert "shard_00001.h5" in str(error.value)

@@ -13,7 +13,7 @@ from pose3d.chunk import ChunkError, chunk_subject
 from pose3d.config import config_from_dict
 from pose3d.datasets.layout import SequenceId
 from pose3d.shards import schema
-from pose3d.shards.reader import ShardCache, ShardError, ShardReader, is_remote, open_shard
+from pose3d.shards.reader import ShardCache, ShardError, ShardReader, is_remote, local_stat, open_shard
 from pose3d.shards.writer import ShardWriter
 from pose3d.testing.config import tiny_config_dict
 from pose3d.testing.samples import make_samples
@@ -98,7 +98,7 @@ def test_cache_fetches_with_rclone(tmp_path):
     assert is_remote(remote)
     local = cache.local_path(remote)
     assert local.parent == tmp_path / "cache" and local.read_bytes() == source.read_bytes()
-    with pytest.raises(ShardError, match="rclone copyto failed"):
+    with pytest.raises(ShardError, match="rclone lsjson failed"):
         cache.local_path(f":local:{tmp_path / 'missing.h5'}")
 
 
@@ -110,7 +110,7 @@ def test_cache_copies_remote_shards_once(tmp_path):
         copies.append(remote)
         destination.write_bytes(source.read_bytes())
 
-    cache = ShardCache(tmp_path / "cache", fetch=fetch)
+    cache = ShardCache(tmp_path / "cache", fetch=fetch, stat=lambda remote: local_stat(source))
     assert is_remote("onedrive:h36m/results/shard.h5") and is_remote("rclone:onedrive:x/shard.h5")
     assert not is_remote(source) and not is_remote("C:/data/shard.h5")
     for _ in range(2):

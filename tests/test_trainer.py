@@ -83,10 +83,10 @@ def test_resume_from_last_equals_training_straight(tmp_path, shards):
 
     first = _trainer(tmp_path, shards, tmp_path / "resumed", preview_samples=0)
     first.fit(until_epoch=1)
-    assert first.epoch == 1 and (tmp_path / "resumed" / "last.pt").is_file()
+    assert first.epoch == 1 and (tmp_path / "resumed" / "checkpoints/last.pt").is_file()
     torch.manual_seed(1234)  # whatever happened to the RNGs in between, the checkpoint restores them
     resumed = _trainer(tmp_path, shards, tmp_path / "resumed", preview_samples=0)
-    resumed.load_checkpoint(tmp_path / "resumed" / "last.pt")
+    resumed.load_checkpoint(tmp_path / "resumed" / "checkpoints/last.pt")
     resumed.fit()
 
     assert resumed.step == straight.step == 2 * straight.steps_per_epoch
@@ -102,7 +102,8 @@ def test_outputs_checkpoint_history_and_tensorboard(tmp_path, shards):
     out = tmp_path / "run"
     trainer = _trainer(tmp_path, shards, out, epochs=1, grad_accum_steps=2, batch_size=4, preview_samples=2)
     history = trainer.fit()
-    assert {p.name for p in out.iterdir()} >= {"best.pt", "last.pt", "history.json", "tensorboard"}
+    assert {p.name for p in out.iterdir()} >= {"best.pt", "checkpoints", "history.json", "tensorboard"}
+    assert {p.name for p in (out / "checkpoints").iterdir()} == {"best.pt", "last.pt"}
     record = json.loads((out / "history.json").read_text())[0]
     for key in ("train_loss", "train_mse", "train_l1", "train_distance", "train_root", "train_lr",
                 "val_mpjpe", "val_pa_mpjpe", "samples_per_s", "epoch_seconds", "data_wait_fraction"):

@@ -101,7 +101,7 @@ def test_whole_dag_end_to_end(tmp_path):
     for model in config["models"]:
         metrics = json.loads((workdir / "results" / "eval" / model / "metrics.json").read_text())
         assert metrics, model
-        assert (workdir / "results" / "models" / model / "last.pt").is_file()
+        assert (workdir / "results" / "models" / model / "checkpoints" / "last.pt").is_file()
     summary = json.loads((workdir / "results" / "infer" / config["infer"]["model"] / "summary.json").read_text())
     assert summary["images_processed"] >= 1, summary
 

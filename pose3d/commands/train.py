@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="validation shards (default results/split/test/shard_*.h5)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default results/models/MODEL)")
     parser.add_argument("--gpus", type=int, default=None, help="processes (GPUs) per node (default train.gpus)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt when it exists")
+    parser.add_argument("--no-resume", dest="resume", action="store_false",
+                        help="start fresh even when OUT/checkpoints/last.pt fits this run")
     parser.set_defaults(run=run)
 
 
@@ -24,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from pose3d.config import ConfigError, config_with_flags, read_config_file
     from pose3d.shards.reader import ShardError
     from pose3d.training.launch import run_training
+    from pose3d.training.trainer import TrainingInterrupted
     from pose3d.validation import check_config_resources
 
     train = args.train_shards or sorted(Path("results/shuffled/train").glob("shard_*.h5"))
@@ -39,4 +41,7 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ShardError, ValueError, FloatingPointError) as error:
         print(f"pose3d train: {error}")
         return 2
+    except TrainingInterrupted as stopped:
+        print(f"pose3d train: {stopped}")
+        return 75  # rerun the same command to continue
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import re
 import shutil
@@ -216,24 +217,56 @@ def rclone_fetch(source: str, destination: Path, rclone_config: str = "", retrie
         raise ShardError(f"{redact_secrets(source)}: rclone copyto failed ({result.returncode}): {message}")
 
 
+Stat = Callable[[str], dict[str, Any]]
+"""What identifies a remote file's current version: {"size": bytes, "modtime": text}."""
+
+
+def rclone_stat(source: str, rclone_config: str = "", retries: int = 3) -> dict[str, Any]:
+    """Size and modification time of one remote file (`rclone lsjson --stat`)."""
+    if shutil.which("rclone") is None:
+        raise ShardError(f"{redact_secrets(source)}: the shard is on a remote but the `rclone` binary is not on PATH")
+    command = ["rclone", "lsjson", "--stat", "--no-mimetype", source.removeprefix("rclone:"),
+               "--retries", str(retries)]
+    if rclone_config:
+        command += ["--config", rclone_config]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        message = redact_secrets(result.stderr.strip()[-500:])
+        raise ShardError(f"{redact_secrets(source)}: rclone lsjson failed ({result.returncode}): {message}")
+    entry = json.loads(result.stdout)
+    return {"size": int(entry["Size"]), "modtime": str(entry["ModTime"])}
+
+
+def local_stat(source: str | Path) -> dict[str, Any]:
+    """Size and modification time of a local file, in the form `rclone_stat` returns."""
+    stat = Path(source).stat()
+    return {"size": stat.st_size, "modtime": str(stat.st_mtime_ns)}
+
+
 class ShardCache:
-    """Resolve shard paths to local files, copying remote ones into `cache_dir` once.
+    """Resolve shard paths to local files, copying remote ones into `cache_dir`.
 
     Local paths are returned unchanged unless `cache_local` is set (useful when the
-    "local" path is a slow network mount). A cached copy is reused when its size matches
-    the source's size where that is knowable (local sources), or when it exists (remotes).
+    "local" path is a slow network mount). A cached copy is reused only while the source
+    still has the size and modification time it had when it was copied (`stat`: rclone
+    lsjson for remotes, os.stat for local files, recorded beside the copy); a rewritten
+    source (an edited split, a new shuffle) is copied again.
     """
 
-    def __init__(self, cache_dir: str | Path, fetch: Fetch | None = None, cache_local: bool = False) -> None:
+    def __init__(
+        self, cache_dir: str | Path, fetch: Fetch | None = None, cache_local: bool = False, stat: Stat | None = None
+    ) -> None:
         self.cache_dir = Path(cache_dir)
         self.fetch = fetch or rclone_fetch
+        self.stat = stat or rclone_stat
         self.cache_local = cache_local
 
     @classmethod
     def from_storage(cls, storage: StorageConfig) -> ShardCache:
-        """The cache of `storage.cache_dir`, fetching with rclone (`storage.rclone_config`, `storage.retries`)."""
-        fetch = functools.partial(rclone_fetch, rclone_config=storage.rclone_config, retries=storage.retries)
-        return cls(storage.cache_dir, fetch=fetch)
+        """The cache of `storage.cache_dir`, using rclone (`storage.rclone_config`, `storage.retries`)."""
+        options = {"rclone_config": storage.rclone_config, "retries": storage.retries}
+        return cls(storage.cache_dir, fetch=functools.partial(rclone_fetch, **options),
+                   stat=functools.partial(rclone_stat, **options))
 
     def local_path(self, path: str | Path) -> Path:
         text = str(path)
@@ -242,7 +275,9 @@ class ShardCache:
             return Path(text)
         digest = hashlib.sha1(text.encode()).hexdigest()[:12]
         target = self.cache_dir / f"{digest}-{Path(text.split(':')[-1]).name}"
-        if target.is_file() and (remote or target.stat().st_size == Path(text).stat().st_size):
+        record = target.with_name(f".{target.name}.source.json")  # the source's stat when it was copied
+        current = self.stat(text) if remote else local_stat(text)
+        if target.is_file() and target.stat().st_size == current["size"] and _read_record(record) == current:
             return target
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         log.info("caching shard %s -> %s", redact_secrets(text), target)
@@ -251,7 +286,15 @@ class ShardCache:
                 self.fetch(text, partial)
             else:
                 shutil.copyfile(text, partial)
+        files.write_json(record, current)
         return target
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def open_shard(path: str | Path, cache: ShardCache | None = None) -> ShardReader:

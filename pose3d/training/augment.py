@@ -195,8 +195,9 @@ class PoseAugmentor:
             self._rng_owner = owner
         return self._rng
 
-    def __call__(self, sample: Sample) -> Sample:
-        rng = self._generator()
+    def __call__(self, sample: Sample, rng: np.random.Generator | None = None) -> Sample:
+        """Augment one sample; draws from `rng` when given, else from this worker's own stream."""
+        rng = self._generator() if rng is None else rng
         cfg = self.config
         size = _image_size(sample)
         geo = {key: sample[key] for key in _GEOMETRY_KEYS}

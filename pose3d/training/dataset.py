@@ -26,9 +26,16 @@ ranks in step. Rank and world size come from torch.distributed when it is initia
 from the RANK / WORLD_SIZE environment variables set by torchrun.
 
 Training mode (default): each epoch (`set_epoch`) reseeds a permutation of the shard
-order, reads its piece in blocks in a random block order, and mixes samples through an
-in-memory shuffle buffer of `shuffle_buffer` samples. Evaluation mode (`evaluation=True`):
-shards in the given order, samples in file order, no buffer, no epoch dependence.
+order; the rank's range is read in blocks in a random block order and mixed through a
+shuffle buffer of `shuffle_buffer` samples. That order is computed on sample keys alone, for
+the whole rank, and cut into batches of `batch_size`; DataLoader worker w of W yields batches
+w, w + W, ... so the DataLoader's round robin returns batches 0, 1, 2, ... whatever the number
+of workers: the data order is a function of (seed, epoch, rank) only. The last partial batch
+of a rank is left out when `batch_size` > 1 (the DataLoader then needs `drop_last=True`).
+`skip_batches(n)` starts the current epoch at batch n without reading what it skips: a run
+resumed inside an epoch continues at the next batch with the same order. Evaluation mode
+(`evaluation=True`): shards in the given order, samples in file order, contiguous pieces per
+worker, no buffer, no epoch dependence.
 
 HDF5 files are opened lazily inside `__iter__` (i.e. inside each worker, after the fork) and
 closed when the iteration ends. Use `persistent_workers=False` (the default): persistent
@@ -38,6 +45,7 @@ workers keep their own copy of the dataset and would not see `set_epoch`.
 from __future__ import annotations
 
 import os
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -95,6 +103,7 @@ class ShardDataset(IterableDataset):
         cache: ShardCache | None = None,
         rank: int | None = None,
         world_size: int | None = None,
+        batch_size: int = 1,
     ) -> None:
         super().__init__()
         self.paths = [str(path) for path in paths]
@@ -113,11 +122,31 @@ class ShardDataset(IterableDataset):
         self.evaluation = evaluation
         self.even_ranks = even_ranks
         self._rank, self._world_size = rank, world_size
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = int(batch_size)
         self.epoch = 0
+        self.start_batch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Reseed the order for `epoch` (call before iterating, in the main process)."""
+        """Reseed the order for `epoch` and start at its first batch (call before iterating, in the main process)."""
         self.epoch = int(epoch)
+        self.start_batch = 0
+
+    def skip_batches(self, count: int) -> None:
+        """Start the current epoch at batch `count` (training mode): what a resume inside an epoch needs."""
+        if self.evaluation:
+            raise ValueError("skip_batches is for training mode; evaluation datasets have no batch order")
+        if not 0 <= count <= self.batches_per_epoch:
+            raise ValueError(f"cannot skip {count} batches: an epoch of this rank has {self.batches_per_epoch}")
+        self.start_batch = int(count)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Batches this rank yields per epoch in training mode (a last partial batch is left out)."""
+        if self.batch_size == 1:
+            return len(self)
+        return len(self) // self.batch_size
 
     @property
     def total_samples(self) -> int:
@@ -153,39 +182,83 @@ class ShardDataset(IterableDataset):
         begin = start + worker_id * count // num_workers
         end = start + (worker_id + 1) * count // num_workers
         lengths = [info.num_samples for info in self.infos]
-        if self.evaluation:
-            order = list(range(len(self.paths)))
-        else:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.paths)).tolist()
-        return _pieces(lengths, order, begin, end)
+        return _pieces(lengths, list(range(len(self.paths))), begin, end)
 
     def __iter__(self) -> Iterator[Sample]:
-        rank, _world = self._rank_world()
-        worker = get_worker_info()
-        worker_id = worker.id if worker is not None else 0
-        rng = np.random.default_rng([self.seed, self.epoch, rank, worker_id])
-        rows = self._read_rows(self._pieces_for_this_worker(), rng)
-        if self.shuffle_buffer > 1:
-            rows = _shuffle_buffer(rows, self.shuffle_buffer, rng)
-        # Decode after the buffer, so it holds encoded images, not float arrays.
+        rows = self._read_rows(self._pieces_for_this_worker()) if self.evaluation else self._training_rows()
+        # Decode after ordering, so only encoded images wait in memory.
         for row, shard in rows:
             sample = _to_sample(row, self.infos[shard])
             yield self.transform(sample) if self.transform is not None else sample
 
-    def _read_rows(self, pieces: list[tuple[int, int, int]], rng: np.random.Generator) -> Iterator[tuple[dict, int]]:
-        """Stored samples (images still encoded) of this worker's pieces, with their shard index."""
-        blocks = [(shard, b, min(b + READ_BLOCK, end)) for shard, begin, end in pieces for b in range(begin, end, READ_BLOCK)]
-        if not self.evaluation:
-            blocks = [blocks[i] for i in rng.permutation(len(blocks))]
+    def epoch_order(self) -> list[tuple[int, int]]:
+        """This rank's (shard, row) keys in the training order of the current epoch.
+
+        Computed from keys alone, so it costs no reads: the shard order is permuted, the rank's
+        range is cut into blocks of READ_BLOCK rows read in a random order, and the rows pass
+        through the shuffle buffer.
+        """
+        rank, _world = self._rank_world()
+        start, stop = self._rank_range()
+        lengths = [info.num_samples for info in self.infos]
+        # The shard order is shared by all ranks (their ranges cut one global order); the rest is per rank.
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.paths)).tolist()
+        rng = np.random.default_rng([self.seed, self.epoch, rank])
+        blocks = [(shard, b, min(b + READ_BLOCK, end))
+                  for shard, begin, end in _pieces(lengths, order, start, stop) for b in range(begin, end, READ_BLOCK)]
+        blocks = [blocks[i] for i in rng.permutation(len(blocks))]
+        keys = ((shard, row) for shard, begin, end in blocks for row in range(begin, end))
+        if self.shuffle_buffer > 1:
+            return list(_shuffle_buffer(keys, self.shuffle_buffer, rng))
+        return list(keys)
+
+    def _training_rows(self) -> Iterator[tuple[dict, int]]:
+        """Stored rows of this worker's batches (w, w + W, ... counted from `start_batch`), in order."""
+        worker = get_worker_info()
+        worker_id, num_workers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        order = self.epoch_order()
+        size = self.batch_size
+        mine = [key for batch in range(self.start_batch + worker_id, self.batches_per_epoch, num_workers)
+                for key in order[batch * size:(batch + 1) * size]]
+        # Read each needed block once, keep only this worker's rows of it, drop it when they are used.
+        block_of = {key: (key[0], key[1] - key[1] % READ_BLOCK) for key in mine}
+        rows_of_block: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for (_shard, row), block in block_of.items():
+            rows_of_block[block].append(row)
+        waiting = Counter(block_of.values())
+        loaded: dict[tuple[int, int], dict[int, dict]] = {}
         readers: dict[int, Any] = {}
         try:
-            for shard, begin, end in blocks:
+            for key in mine:
+                shard, row = key
+                block = block_of[key]
+                if block not in loaded:
+                    if shard not in readers:
+                        readers[shard] = open_shard(self.paths[shard], self.cache)
+                    begin, end = block[1], min(block[1] + READ_BLOCK, self.infos[shard].num_samples)
+                    data = readers[shard].read(begin, end)
+                    loaded[block] = {r: {name: np.array(values[r - begin]) for name, values in data.items()}
+                                     for r in rows_of_block[block]}
+                yield loaded[block].pop(row), shard
+                waiting[block] -= 1
+                if waiting[block] == 0:
+                    del loaded[block]
+        finally:
+            for reader in readers.values():
+                reader.close()
+
+    def _read_rows(self, pieces: list[tuple[int, int, int]]) -> Iterator[tuple[dict, int]]:
+        """Stored samples (images still encoded) of these pieces in file order, with their shard index."""
+        readers: dict[int, Any] = {}
+        try:
+            for shard, begin, end in pieces:
                 if shard not in readers:
                     readers[shard] = open_shard(self.paths[shard], self.cache)
-                batch = readers[shard].read(begin, end)
-                for i in range(end - begin):
-                    # Copies, so a buffered row does not keep its whole block alive.
-                    yield {name: np.array(values[i]) for name, values in batch.items()}, shard
+                for b in range(begin, end, READ_BLOCK):
+                    batch = readers[shard].read(b, min(b + READ_BLOCK, end))
+                    for i in range(len(batch[schema.JOINTS_3D])):
+                        # Copies, so a kept row does not hold its whole block alive.
+                        yield {name: np.array(values[i]) for name, values in batch.items()}, shard
         finally:
             for reader in readers.values():
                 reader.close()

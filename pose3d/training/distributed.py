@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -76,6 +77,20 @@ def all_ranks_true(flag: bool, context: DistContext) -> bool:
     value = torch.tensor([1 if flag else 0], dtype=torch.int32, device=_collective_device(context))
     dist.all_reduce(value, op=dist.ReduceOp.MIN)
     return bool(value.item())
+
+
+def any_rank_true(flag: bool, context: DistContext) -> bool:
+    """True when `flag` holds on at least one rank (e.g. one rank was signalled)."""
+    return not all_ranks_true(not flag, context)
+
+
+def gather_objects(value: Any, context: DistContext) -> list[Any]:
+    """Every rank's `value` (picklable), in rank order, on every rank; [value] for a world of one."""
+    if not context.enabled:
+        return [value]
+    gathered: list[Any] = [None] * context.world_size
+    dist.all_gather_object(gathered, value)
+    return gathered
 
 
 def barrier(context: DistContext) -> None:

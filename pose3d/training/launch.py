@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -42,9 +43,11 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model name: cnn | transformer")
     parser.add_argument("--train-shards", nargs="+", required=True, help="training shards (shuffled)")
     parser.add_argument("--test-shards", nargs="+", required=True, help="validation shards (held-out subjects)")
-    parser.add_argument("--out", required=True, help="output folder: best.pt, last.pt, history.json, tensorboard/")
+    parser.add_argument("--out", required=True,
+                        help="output folder: best.pt, history.json, tensorboard/, checkpoints/")
     parser.add_argument("--gpus", type=int, default=None, help="processes per node (default: train.gpus)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt when it exists")
+    parser.add_argument("--no-resume", dest="resume", action="store_false",
+                        help="start fresh even when OUT/checkpoints/last.pt fits this run")
     parser.add_argument("--sample-log", default=None, help="debug: write the samples each rank trained on here")
 
 
@@ -69,13 +72,15 @@ def run_training(
     out_dir: str | Path,
     *,
     gpus: int | None = None,
-    resume: bool = False,
+    resume: bool = True,
     sample_log: str | Path | None = None,
     output_stream: IO[str] | None = None,
 ) -> int:
     """Train in this process, or under torchrun when more than one process per node is wanted.
 
     `output_stream` (an open file, e.g. a rule's log) receives the torchrun workers' output.
+    SIGTERM / SIGUSR1 reaching this process are passed to torchrun as SIGTERM, which hands them to
+    every worker: they checkpoint together, and this raises TrainingInterrupted.
     """
     nproc = config.train.gpus if gpus is None else gpus
     if nproc > 1 and not under_torchrun():
@@ -91,16 +96,33 @@ def run_training(
         config_path.write_text(yaml.safe_dump(config.redacted_dict(), sort_keys=False))
         args = ["--config", str(config_path), "--model", model_name, "--out", str(out_dir), "--gpus", str(nproc),
                 "--train-shards", *map(str, train_shards), "--test-shards", *map(str, test_shards)]
-        if resume:
-            args.append("--resume")
+        if not resume:
+            args.append("--no-resume")
         if sample_log is not None:
             args += ["--sample-log", str(sample_log)]
+        from pose3d.training.trainer import STOP_SIGNALS, TrainingInterrupted
+
         command = torchrun_command(nproc, args)
         log.info("launching %d processes: %s", nproc, " ".join(command))
-        result = subprocess.run(command, stdout=output_stream, stderr=subprocess.STDOUT if output_stream else None,
-                                check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"torchrun training of {model_name} failed with exit code {result.returncode}")
+        process = subprocess.Popen(command, stdout=output_stream,
+                                   stderr=subprocess.STDOUT if output_stream else None)
+        received: list[int] = []
+
+        def forward(signum: int, _frame: object) -> None:
+            received.append(signum)
+            process.send_signal(signal.SIGTERM)  # torchrun passes SIGTERM on to its workers
+
+        previous = {signum: signal.signal(signum, forward) for signum in STOP_SIGNALS}
+        try:
+            returncode = process.wait()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        if received:
+            raise TrainingInterrupted(f"{model_name}: stopped by {signal.Signals(received[0]).name} (torchrun exit "
+                                      f"code {returncode}); the checkpoint in {out_dir / 'checkpoints'} continues it")
+        if returncode != 0:
+            raise RuntimeError(f"torchrun training of {model_name} failed with exit code {returncode}")
         return 0
     from pose3d.training.pipeline import train_model
 

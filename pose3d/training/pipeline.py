@@ -7,10 +7,12 @@ process; under torchrun (RANK/WORLD_SIZE set) every process calls it and joins t
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -18,41 +20,45 @@ from pose3d.config import Config
 from pose3d.shards.reader import localize_shards
 from pose3d.training.checkpoint import seed_everything
 from pose3d.training.distributed import DistContext, init_distributed, shutdown_distributed
-from pose3d.training.trainer import Trainer
+from pose3d.training.identity import resume_identity
+from pose3d.training.trainer import STOP_SIGNALS, Trainer
 
 log = logging.getLogger(__name__)
 
 
 class EpochSeededAugmentor:
-    """The PoseAugmentor, rebuilt each epoch from (seed, rank, epoch).
+    """The PoseAugmentor with one random stream per (seed, epoch, sample).
 
-    Its random stream is then a function of the epoch alone, so a run resumed at an epoch
-    boundary augments exactly as an uninterrupted one (also with num_workers = 0, where the
-    augmentor's generator would otherwise carry over from the epochs before).
+    A sample's augmentation is then a function of the epoch and the sample alone: the same
+    whatever the number of DataLoader workers, and the same for a run resumed inside an epoch
+    (which never augments the batches it skips).
     """
 
-    def __init__(self, config: Config, keypoints_layout: str, seed: int, rank: int) -> None:
-        self.config, self.keypoints_layout = config, keypoints_layout
-        self.seed, self.rank = seed, rank
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch: int) -> None:
+    def __init__(self, config: Config, keypoints_layout: str, seed: int) -> None:
         from pose3d.training.augment import PoseAugmentor
 
-        seed = (self.seed * 1_000_003 + self.rank * 10_007 + epoch) % 2**63
-        self.augmentor = PoseAugmentor(self.config.train.augment, self.keypoints_layout, seed)
+        self.seed = seed
+        self.epoch = 0
+        self.augmentor = PoseAugmentor(config.train.augment, keypoints_layout, seed)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
-        return self.augmentor(sample)
+        key = [int(sample[name]) for name in ("subject", "action", "subaction", "camera", "frame")]
+        return self.augmentor(sample, np.random.default_rng([self.seed, self.epoch, *key]))
 
 
-def steps_per_epoch(samples_on_rank: int, batch_size: int, num_workers: int, accum: int) -> int:
-    """Optimizer steps one rank takes per epoch: each DataLoader worker drops its own last partial batch."""
-    workers = max(1, num_workers)
-    batches = sum(
-        (samples_on_rank * (w + 1) // workers - samples_on_rank * w // workers) // batch_size for w in range(workers)
-    )
-    return batches // accum
+def steps_per_epoch(batches_on_rank: int, accum: int) -> int:
+    """Optimizer steps one rank takes per epoch (the training dataset's batches_per_epoch / accumulation)."""
+    return batches_on_rank // accum
+
+
+def ignore_stop_signals(_worker_id: int) -> None:
+    """DataLoader workers leave SIGTERM / SIGUSR1 to the main process, which checkpoints and then
+    shuts them down; a worker killed by the signal would abort training before the checkpoint."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: int, train: bool) -> DataLoader:
@@ -65,6 +71,10 @@ def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: 
         drop_last=train,  # equal batches keep BatchNorm and gradient accumulation well defined
         persistent_workers=False,  # workers must see each epoch's set_epoch
         prefetch_factor=4 if workers > 0 else None,
+        worker_init_fn=ignore_stop_signals,
+        # Its own generator: starting an epoch's iterator must not draw from the global torch RNG,
+        # which a checkpoint taken inside the epoch restores (dropout draws from it).
+        generator=torch.Generator().manual_seed(config.train.seed),
     )
 
 
@@ -87,19 +97,20 @@ def build_trainer(
     train_shards = localize_shards(train_shards, config.storage)
     test_shards = localize_shards(test_shards, config.storage)
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
-    train_set = ShardDataset(train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True)
+    train_set = ShardDataset(train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True,
+                             batch_size=cfg.batch_size)
     layout = train_set.keypoints_layout
-    train_set.transform = EpochSeededAugmentor(config, layout, cfg.seed, context.rank)
+    train_set.transform = EpochSeededAugmentor(config, layout, cfg.seed)
     val_set = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1)
     if val_set.keypoints_layout != layout:
         raise ValueError(f"train shards have {layout} keypoints but test shards {val_set.keypoints_layout}")
     model = build_model(model_name, config, layout)
     seed_everything(cfg.seed + context.rank)  # dropout and loader seeds differ per rank
-    steps = steps_per_epoch(len(train_set), cfg.batch_size, cfg.num_workers, cfg.grad_accum_steps)
+    steps = steps_per_epoch(train_set.batches_per_epoch, cfg.grad_accum_steps)
     if steps == 0:
         raise ValueError(
             f"{len(train_set)} training samples per rank are fewer than one optimizer step "
-            f"(train.batch_size {cfg.batch_size} x grad_accum_steps {cfg.grad_accum_steps} x workers); "
+            f"(train.batch_size {cfg.batch_size} x grad_accum_steps {cfg.grad_accum_steps}); "
             "lower train.batch_size"
         )
     log.info(
@@ -119,6 +130,7 @@ def build_trainer(
         steps_per_epoch=steps,
         context=context,
         sample_log_dir=sample_log_dir,
+        identity=resume_identity(config, model_name, train_shards, context.world_size),
     )
 
 
@@ -129,19 +141,20 @@ def train_model(
     test_shards: Sequence[str | Path],
     out_dir: str | Path,
     *,
-    resume: bool = False,
+    resume: bool = True,
     sample_log_dir: str | Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Train `model_name`; writes best.pt, last.pt, history.json and tensorboard/ into `out_dir`.
+    """Train `model_name`; writes best.pt, history.json, tensorboard/ and checkpoints/ into `out_dir`.
 
-    With `resume`, continues from `out_dir/last.pt` when it exists. Returns the history.
+    With `resume` (the default), continues from `out_dir/checkpoints/last.pt` when it was made
+    with the same weight settings, shards and world size; otherwise starts fresh and logs why.
+    Returns the history.
     """
     context = init_distributed(config.train.device)
     try:
         trainer = build_trainer(config, model_name, train_shards, test_shards, out_dir, context, sample_log_dir)
-        last = Path(out_dir) / "last.pt"
-        if resume and last.is_file():
-            trainer.load_checkpoint(last)
+        if resume:
+            trainer.resume_if_possible()
         return trainer.fit()
     finally:
         shutdown_distributed(context)

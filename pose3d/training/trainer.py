@@ -1,14 +1,17 @@
 """The training loop: one small object whose phases read top to bottom (after nanoGPT's train.py).
 
     fit()                 for each epoch: train_epoch(), validate(), save best/last, write history.json
-    train_epoch()         draw `grad_accum_steps` micro-batches, optimizer_step(), log, progress bar
+    train_epoch()         draw `grad_accum_steps` micro-batches, optimizer_step(), log, step checkpoints
     optimizer_step()      zero grads, accumulate_gradients(), clip, AdamW step, scheduler step
     accumulate_gradients()  forward + loss + backward per micro-batch (DDP syncs on the last one only)
     validate()            MPJPE / PA-MPJPE on the test shards, TensorBoard previews
 
-Checkpoints hold everything a resume needs (model, optimizer, scheduler, step, epoch, best metric,
-history, RNG states), so resuming from `last.pt` at an epoch boundary continues exactly.
-Under DDP (torchrun) every rank trains; only rank 0 validates and writes.
+Checkpoints hold everything a resume needs (model, optimizer, scheduler, step, epoch, the position
+inside the epoch, best metric, history, every rank's RNG states), so resuming from
+`checkpoints/last.pt` continues exactly, at an epoch end or inside an epoch. The resume checkpoint
+is written at epoch ends, every `train.checkpoint_every_steps` steps, every
+`train.checkpoint_every_minutes`, and when SIGTERM or SIGUSR1 arrives (then training stops with
+`TrainingInterrupted`). Under DDP (torchrun) every rank trains; only rank 0 validates and writes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import shutil
+import signal
 import sys
 import time
 from collections import defaultdict
@@ -38,7 +43,8 @@ from pose3d.training.checkpoint import (
     load_checkpoint,
     restore_rng_state,
 )
-from pose3d.training.distributed import DistContext, all_ranks_true, barrier
+from pose3d.training.distributed import DistContext, all_ranks_true, any_rank_true, barrier, gather_objects
+from pose3d.training.identity import identity_mismatch
 from pose3d.training.schedule import warmup_cosine_scheduler
 from pose3d.validation import CheckpointError, load_state_checked
 
@@ -47,6 +53,11 @@ log = logging.getLogger(__name__)
 Batch = dict[str, Any]
 LossFn = Callable[[dict[str, torch.Tensor], Batch], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 PROVENANCE_KEYS = ("subject", "action", "subaction", "camera", "frame")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)  # SLURM sends one of them before a time limit (--signal)
+
+
+class TrainingInterrupted(RuntimeError):
+    """Training stopped on a signal after writing its resume checkpoint; rerunning continues it."""
 
 
 def autocast_context(amp: str, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
@@ -109,6 +120,7 @@ class Trainer:
         steps_per_epoch: int,
         context: DistContext | None = None,
         sample_log_dir: str | Path | None = None,
+        identity: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
         self.train_cfg = config.train
@@ -136,6 +148,12 @@ class Trainer:
         self.autocast = autocast_context(self.train_cfg.amp, self.device)
         self.step = 0  # optimizer steps taken
         self.epoch = 0  # epochs completed
+        self.epoch_step = 0  # optimizer steps taken inside the current (unfinished) epoch
+        self._epoch_sums: dict[str, float] = {}  # loss sums of those steps, for the epoch's history record
+        self.identity = identity  # what a resume must match (see checkpoint.resume_identity)
+        self.checkpoint_dir = self.out_dir / "checkpoints" if self.out_dir is not None else None
+        self._stop_signal: int | None = None
+        self._last_checkpoint_time = time.monotonic()
         self.best_metric = math.inf  # lowest validation MPJPE so far, mm
         self.history: list[dict[str, Any]] = []
         self.sample_log_dir = Path(sample_log_dir) if sample_log_dir is not None else None
@@ -160,16 +178,20 @@ class Trainer:
             # purge_step drops events a crashed run wrote after the checkpoint we resumed from.
             self.writer = self._tensorboard(str(self.out_dir / "tensorboard"), purge_step=self.step or None)
         stop = self.train_cfg.epochs if until_epoch is None else min(until_epoch, self.train_cfg.epochs)
-        for epoch in range(self.epoch, stop):
-            train_stats = self.train_epoch(epoch)
-            val_stats = self.validate(epoch)
-            self.epoch = epoch + 1
-            record = {"epoch": self.epoch, "step": self.step, **train_stats, **val_stats}
-            self.history.append(record)
-            self._end_of_epoch(record)
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        with self._stop_on_signals():
+            try:
+                for epoch in range(self.epoch, stop):
+                    train_stats = self.train_epoch(epoch)
+                    val_stats = self.validate(epoch)
+                    self.epoch, self.epoch_step, self._epoch_sums = epoch + 1, 0, {}
+                    record = {"epoch": self.epoch, "step": self.step, **train_stats, **val_stats}
+                    self.history.append(record)
+                    self._end_of_epoch(record)
+                    self._stop_if_signalled()
+            finally:
+                if self.writer is not None:
+                    self.writer.close()
+                    self.writer = None
         return self.history
 
     def train_epoch(self, epoch: int) -> dict[str, Any]:
@@ -179,20 +201,26 @@ class Trainer:
         for seeded in (dataset, getattr(dataset, "transform", None)):
             if hasattr(seeded, "set_epoch"):
                 seeded.set_epoch(epoch)
-        self.ddp_model.train()
         accum = self.train_cfg.grad_accum_steps
-        sums: dict[str, float] = defaultdict(float)
-        steps = samples = 0
+        resumed_steps = self.epoch_step  # > 0 when a checkpoint from inside this epoch was loaded
+        if resumed_steps and hasattr(dataset, "skip_batches"):
+            dataset.skip_batches(resumed_steps * accum)  # reads nothing it skips
+        self.ddp_model.train()
+        sums: dict[str, float] = defaultdict(float, self._epoch_sums)
+        steps, samples = resumed_steps, 0
         data_seconds = 0.0
         started = time.perf_counter()
         bar = tqdm(
             total=self.steps_per_epoch,
+            initial=resumed_steps,
             desc=f"{self.model_name} epoch {epoch + 1}/{self.train_cfg.epochs}",
             disable=not self.context.is_main,
             dynamic_ncols=True,
             mininterval=0.5 if sys.stderr.isatty() else 30.0,  # a log file gets a line every 30 s, not a flood
         )
         batches: Iterator[Batch] = iter(self.train_loader)
+        if resumed_steps and not hasattr(dataset, "skip_batches"):
+            batches = islice(batches, resumed_steps * accum, None)  # a plain iterable: draw and drop
         while True:
             waited = time.perf_counter()
             micro_batches = list(islice(batches, accum))
@@ -202,9 +230,11 @@ class Trainer:
                 break
             stats = self.optimizer_step(micro_batches)
             steps += 1
+            self.epoch_step = steps
             samples += sum(len(b["joints_3d"]) for b in micro_batches) * self.context.world_size
             for key, value in stats.items():
                 sums[key] += value
+            self._epoch_sums = dict(sums)
             rate = samples / max(time.perf_counter() - started, 1e-9)
             bar.update(1)
             bar.set_postfix(loss=f"{stats['loss']:.4f}", samples_s=f"{rate:.0f}", refresh=False)
@@ -212,16 +242,19 @@ class Trainer:
                 for key, value in stats.items():
                     self.writer.add_scalar(f"train/{key}", value, self.step)
                 self.writer.add_scalar("train/samples_per_s", rate, self.step)
+            self._step_checkpoint()
         bar.close()
         del batches  # shut down DataLoader workers now, not at garbage collection
         seconds = time.perf_counter() - started
+        steps_this_run = steps - resumed_steps
         if steps == 0:
             log.warning("epoch %d: no complete optimizer step (too few samples for the batch size)", epoch + 1)
         self._write_sample_log(epoch)
+        self.epoch_step, self._epoch_sums = 0, {}  # the next pass over the loader starts a new epoch
         result = {f"train_{key}": value / max(steps, 1) for key, value in sums.items()}
         result.update(
             steps_in_epoch=steps,
-            samples_per_s=samples / max(seconds, 1e-9),
+            samples_per_s=samples / max(seconds, 1e-9) if steps_this_run else 0.0,
             epoch_seconds=seconds,
             data_wait_fraction=data_seconds / max(seconds, 1e-9),
         )
@@ -329,11 +362,19 @@ class Trainer:
             "model_name": self.model_name,
             "keypoints_layout": self.keypoints_layout,
             "history": self.history,
+            "epoch_step": self.epoch_step,
+            "epoch_sums": dict(self._epoch_sums),
+            "identity": self.identity,
             "rng": capture_rng_state(),
         }
 
     def save_checkpoint(self, path: str | Path) -> None:
-        files.write_torch(path, self.checkpoint())
+        """Write the checkpoint; under DDP every rank must call it (it gathers every rank's RNG state)."""
+        state = self.checkpoint()
+        state["rng_per_rank"] = gather_objects(state["rng"], self.context)
+        if self.context.is_main:
+            files.write_torch(path, state)
+        barrier(self.context)
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Continue from a checkpoint written by `save_checkpoint` (same model and config)."""
@@ -347,29 +388,114 @@ class Trainer:
         load_state_checked(self.optimizer, state["optimizer"], path, "optimizer")
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.epoch_step = int(state.get("epoch_step", 0))
+        self._epoch_sums = {key: float(value) for key, value in state.get("epoch_sums", {}).items()}
         self.best_metric = float(state["best_metric"])
         self.history = list(state.get("history", []))
-        restore_rng_state(state["rng"])
-        log.info("resumed %s from %s at epoch %d, step %d", self.model_name, path, self.epoch, self.step)
+        per_rank = state.get("rng_per_rank")
+        if per_rank is not None and len(per_rank) == self.context.world_size:
+            restore_rng_state(per_rank[self.context.rank])  # each rank its own stream (dropout differs per rank)
+        else:
+            restore_rng_state(state["rng"])
+        log.info("resumed from step %d, epoch %d (%d steps into it): %s", self.step, self.epoch, self.epoch_step, path)
+
+    def resume_if_possible(self) -> bool:
+        """Load `checkpoints/last.pt` when it exists and was made with this run's identity.
+
+        Otherwise training starts fresh and the log says why. Returns whether it resumed.
+        """
+        if self.checkpoint_dir is None:
+            return False
+        path = self.checkpoint_dir / "last.pt"
+        if not path.is_file():
+            log.info("starting fresh: no resume checkpoint at %s", path)
+            return False
+        try:
+            saved = load_checkpoint(path)
+        except RuntimeError as error:
+            log.warning("starting fresh: %s", error)
+            return False
+        if self.identity is not None:
+            reason = identity_mismatch(saved.get("identity"), self.identity)
+            if reason:
+                log.warning("starting fresh: %s (%s)", reason, path)
+                return False
+        self.load_checkpoint(path)
+        best = self.checkpoint_dir / "best.pt"
+        if self.context.is_main and best.is_file() and self.out_dir is not None:
+            _copy_atomically(best, self.out_dir / "best.pt")  # the workflow removes outputs of a failed run
+        return True
 
     # ------------------------------------------------------------------------- internals
 
     def _end_of_epoch(self, record: dict[str, Any]) -> None:
-        """Rank 0 saves best/last and history.json; every rank waits for it."""
-        if self.context.is_main and self.out_dir is not None:
-            metric = record.get("val_mpjpe", math.inf)
-            improved = metric < self.best_metric or not (self.out_dir / "best.pt").exists()
-            if metric < self.best_metric:
-                self.best_metric = metric
-            last = self.checkpoint()
+        """Save checkpoints/best.pt (when improved) and last.pt, publish best.pt and history.json (rank 0 writes)."""
+        if self.checkpoint_dir is None:
+            return
+        # Validation runs on rank 0 only: its metric decides for every rank.
+        metric = record.get("val_mpjpe", math.inf) if self.context.is_main else math.inf
+        improved = any_rank_true(metric < self.best_metric or not (self.checkpoint_dir / "best.pt").exists(),
+                                 self.context)
+        if metric < self.best_metric:
+            self.best_metric = metric
+        self.save_checkpoint(self.checkpoint_dir / "last.pt")
+        if self.context.is_main:
             if improved:
-                files.write_torch(self.out_dir / "best.pt", last)
-            files.write_torch(self.out_dir / "last.pt", last)
+                _copy_atomically(self.checkpoint_dir / "last.pt", self.checkpoint_dir / "best.pt")
+            _copy_atomically(self.checkpoint_dir / "best.pt", self.out_dir / "best.pt")
             files.write_json(self.out_dir / "history.json", self.history)
             if self.writer is not None:
                 self.writer.add_scalar("train/lr_epoch_end", self.optimizer.param_groups[0]["lr"], self.step)
                 self.writer.flush()
+        self._last_checkpoint_time = time.monotonic()
         barrier(self.context)
+
+    def _step_checkpoint(self) -> None:
+        """After an optimizer step: the resume checkpoint when due or signalled; stop when signalled."""
+        if self.checkpoint_dir is None:
+            return
+        every_steps = self.train_cfg.checkpoint_every_steps
+        every_seconds = self.train_cfg.checkpoint_every_minutes * 60.0
+        due = (every_steps > 0 and self.step % every_steps == 0) or (
+            every_seconds > 0 and time.monotonic() - self._last_checkpoint_time >= every_seconds)
+        # One agreement for both: ranks' clocks and signal arrivals differ, their checkpoints must not.
+        stop = any_rank_true(self._stop_signal is not None, self.context)
+        if stop or any_rank_true(due, self.context):
+            started = time.perf_counter()
+            self.save_checkpoint(self.checkpoint_dir / "last.pt")
+            self._last_checkpoint_time = time.monotonic()
+            log.info("checkpoint at step %d (epoch %d, %d steps into it) in %.1f s",
+                     self.step, self.epoch + 1, self.epoch_step, time.perf_counter() - started)
+        if stop:
+            self._stop_signal = self._stop_signal or signal.SIGTERM  # another rank was signalled
+            self._stop_if_signalled()
+
+    def _stop_if_signalled(self) -> None:
+        if any_rank_true(self._stop_signal is not None, self.context):
+            name = signal.Signals(self._stop_signal or signal.SIGTERM).name
+            raise TrainingInterrupted(
+                f"{self.model_name}: stopped by {name} at step {self.step}; "
+                f"the resume checkpoint {self.checkpoint_dir / 'last.pt'} continues it"
+            )
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """SIGTERM / SIGUSR1 ask for a checkpoint and a stop at the next optimizer step (main thread only)."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum: int, _frame: Any) -> None:
+            self._stop_signal = signum
+
+        previous = {signum: signal.signal(signum, request_stop) for signum in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def _write_previews(self, preview: tuple[Batch, torch.Tensor] | None) -> None:
         count = self.train_cfg.preview_samples
@@ -397,3 +523,8 @@ class Trainer:
                 handle.write(" ".join(str(v) for v in (epoch, *sample)) + "\n")
         self._seen_samples.clear()
 
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    with files.atomic_path(target) as partial:
+        shutil.copyfile(source, partial)
