@@ -164,3 +164,47 @@ def test_site_profile_sends_gpu_rules_to_gpus(tmp_path):
     assert "slurm_partition=gpu" in resources["train"] and "gpu=2" in resources["train"]  # train.gpus
     assert "slurm_partition=cpu" in resources["chunk"] and "gpu=" not in resources["chunk"]
     assert "cpus_per_task=16" in resources["train"]
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_train_stopped_at_its_time_limit_is_retried_and_resumes(cluster, tmp_path):
+    """`train` with a one-minute limit: SLURM's --signal makes it checkpoint and exit, Snakemake's
+    retries resubmit it, each attempt resumes from checkpoints/last.pt, and the last one completes."""
+    import torch
+
+    config = tiny_config_dict(
+        tmp_path / "resources" / "synthetic",
+        dataset={"actions": [2], "cameras": [1], "frame_step": 1},
+        synthetic={"frames_per_sequence": 40},
+        models=["transformer"],
+        infer={"enabled": False},
+        # About two minutes of training on a 2-CPU runner: more than one attempt's minute.
+        train={"epochs": 150, "batch_size": 2, "preview_samples": 0, "checkpoint_every_minutes": 0},
+    )
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    best = "results/models/transformer/best.pt"
+    # The data stages run locally: they are not what this test is about, and each SLURM job costs seconds.
+    shards = [f"results/shuffled/train/shard_{i:05d}.h5" for i in range(config["split"]["train_shards"])]
+    local = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(tmp_path),
+         f"--configfile={config_path}", "--cores", "1", *shards, "results/split/test/shard_00000.h5"],
+        capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )
+    assert local.returncode == 0, (local.stdout + local.stderr)[-4000:]
+
+    result = run_snakemake(
+        tmp_path, best, "--snakefile", str(REPO_ROOT / "Snakefile"), f"--configfile={config_path}",
+        "--retries", "8", "--set-resources", "train:runtime=1",
+    )
+
+    assert result.returncode == 0, describe(result, cluster)
+    job_ids = submitted_job_ids(result)
+    assert len(job_ids) >= 2, f"train finished within its first minute; nothing was resumed\n{describe(result, cluster)}"
+    first = cluster.show_job(job_ids[0])
+    # FAILED, not TIMEOUT: the signal reached training, which saved and exited before the limit.
+    assert "JobState=FAILED" in first and "TimeLimit=00:01:00" in first, first
+    assert "resumed from step" in (tmp_path / "results" / "logs" / "train" / "transformer.log").read_text()
+    final = torch.load(tmp_path / "results" / "models" / "transformer" / "checkpoints" / "last.pt", weights_only=True)
+    assert final["epoch"] == 150 and (tmp_path / best).is_file()
