@@ -179,8 +179,9 @@ def test_train_stopped_at_its_time_limit_is_retried_and_resumes(cluster, tmp_pat
         synthetic={"frames_per_sequence": 40},
         models=["transformer"],
         infer={"enabled": False},
-        # About two minutes of training on a 2-CPU runner: more than one attempt's minute.
-        train={"epochs": 150, "batch_size": 2, "preview_samples": 0, "checkpoint_every_minutes": 0},
+        # 40 epochs: more than one attempt's minute on a 2-CPU runner (start-up, and a signal up to 30 s
+        # early), a few attempts in all.
+        train={"epochs": 40, "batch_size": 2, "preview_samples": 0, "checkpoint_every_minutes": 0, "device": "cpu"},
     )
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -196,7 +197,9 @@ def test_train_stopped_at_its_time_limit_is_retried_and_resumes(cluster, tmp_pat
 
     result = run_snakemake(
         tmp_path, best, "--snakefile", str(REPO_ROOT / "Snakefile"), f"--configfile={config_path}",
-        "--retries", "8", "--set-resources", "train:runtime=1",
+        # A command-line --set-resources replaces the profile's for the rule: repeat what it sets for train.
+        "--retries", "8", "--set-resources", "train:runtime=1", "train:mem_mb=2000", "train:gpu=0",
+        "train:slurm_extra='--signal=TERM@30'",
     )
 
     assert result.returncode == 0, describe(result, cluster)
@@ -207,4 +210,4 @@ def test_train_stopped_at_its_time_limit_is_retried_and_resumes(cluster, tmp_pat
     assert "JobState=FAILED" in first and "TimeLimit=00:01:00" in first, first
     assert "resumed from step" in (tmp_path / "results" / "logs" / "train" / "transformer.log").read_text()
     final = torch.load(tmp_path / "results" / "models" / "transformer" / "checkpoints" / "last.pt", weights_only=True)
-    assert final["epoch"] == 150 and (tmp_path / best).is_file()
+    assert final["epoch"] == 40 and (tmp_path / best).is_file()
