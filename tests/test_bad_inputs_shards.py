@@ -152,8 +152,8 @@ def good_checkpoint(path, **transformer):
 @pytest.mark.parametrize("damage", ["empty", "truncated"])
 def test_error_resume_from_a_damaged_last_checkpoint(tmp_path, capsys, train_config, shards, damage):
     out = tmp_path / "out"
-    out.mkdir()
-    last = good_checkpoint(out / "last.pt")
+    (out / "checkpoints").mkdir(parents=True)
+    last = good_checkpoint(out / "checkpoints" / "last.pt")
     data = last.read_bytes()
     last.write_bytes(b"" if damage == "empty" else data[: len(data) // 3])
     before = snapshot(last)
@@ -165,8 +165,8 @@ def test_error_resume_from_a_damaged_last_checkpoint(tmp_path, capsys, train_con
 
 def test_error_resume_from_a_checkpoint_of_another_model_size(tmp_path, capsys, train_config, shards):
     out = tmp_path / "out"
-    out.mkdir()
-    last = good_checkpoint(out / "last.pt", embed_dim=64, num_heads=2)
+    (out / "checkpoints").mkdir(parents=True)
+    last = good_checkpoint(out / "checkpoints" / "last.pt", embed_dim=64, num_heads=2)
     before = snapshot(last)
     code, text = run_cli(capsys, *train_args(train_config, *shards, out, "--resume"))
     assert code == 2 and "last.pt" in text and "does not fit" in text and "differ in size" in text

@@ -146,3 +146,24 @@ def test_weight_settings_leave_out_what_cannot_change_weights(tmp_path):
         assert weight_settings(_config(tmp_path, **{key: value}), "cnn") == base, key
     assert weight_settings(_config(tmp_path, seed=5), "cnn") != base
     assert weight_settings(_config(tmp_path), "transformer") != base
+
+
+def test_unreadable_checkpoint_is_an_error_and_left_alone(tmp_path, shards):
+    from pose3d.validation import CheckpointError
+
+    _trainer(_config(tmp_path, epochs=1), shards, tmp_path / "run").fit()
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[:500])
+    damaged = last.read_bytes()
+    with pytest.raises(CheckpointError, match="last.pt"):
+        _trainer(_config(tmp_path, epochs=1), shards, tmp_path / "run").resume_if_possible()
+    assert last.read_bytes() == damaged
+
+
+def test_resume_always_refuses_a_checkpoint_of_other_settings(tmp_path, shards):
+    from pose3d.validation import CheckpointError
+
+    _trainer(_config(tmp_path, epochs=1), shards, tmp_path / "run").fit()
+    changed = _trainer(_config(tmp_path, epochs=1, lr=0.002), shards, tmp_path / "run")
+    with pytest.raises(CheckpointError, match="does not fit this run: model or training settings differ"):
+        changed.resume_if_possible("always")

@@ -16,8 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="validation shards (default results/split/test/shard_*.h5)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default results/models/MODEL)")
     parser.add_argument("--gpus", type=int, default=None, help="processes (GPUs) per node (default train.gpus)")
-    parser.add_argument("--no-resume", dest="resume", action="store_false",
-                        help="start fresh even when OUT/checkpoints/last.pt fits this run")
+    from pose3d.training.launch import add_resume_arguments
+
+    add_resume_arguments(parser)
     parser.set_defaults(run=run)
 
 

@@ -46,9 +46,17 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True,
                         help="output folder: best.pt, history.json, tensorboard/, checkpoints/")
     parser.add_argument("--gpus", type=int, default=None, help="processes per node (default: train.gpus)")
-    parser.add_argument("--no-resume", dest="resume", action="store_false",
-                        help="start fresh even when OUT/checkpoints/last.pt fits this run")
+    add_resume_arguments(parser)
     parser.add_argument("--sample-log", default=None, help="debug: write the samples each rank trained on here")
+
+
+def add_resume_arguments(parser: argparse.ArgumentParser) -> None:
+    """--resume / --no-resume; by default a fitting OUT/checkpoints/last.pt is resumed, another is not."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--resume", dest="resume", action="store_const", const="always", default="auto",
+                       help="resume OUT/checkpoints/last.pt; a checkpoint that does not fit this run is an error")
+    group.add_argument("--no-resume", dest="resume", action="store_const", const="never",
+                       help="start fresh even when OUT/checkpoints/last.pt fits this run")
 
 
 def under_torchrun() -> bool:
@@ -72,7 +80,7 @@ def run_training(
     out_dir: str | Path,
     *,
     gpus: int | None = None,
-    resume: bool = True,
+    resume: str = "auto",
     sample_log: str | Path | None = None,
     output_stream: IO[str] | None = None,
 ) -> int:
@@ -96,8 +104,7 @@ def run_training(
         config_path.write_text(yaml.safe_dump(config.redacted_dict(), sort_keys=False))
         args = ["--config", str(config_path), "--model", model_name, "--out", str(out_dir), "--gpus", str(nproc),
                 "--train-shards", *map(str, train_shards), "--test-shards", *map(str, test_shards)]
-        if not resume:
-            args.append("--no-resume")
+        args += {"always": ["--resume"], "never": ["--no-resume"]}.get(resume, [])
         if sample_log is not None:
             args += ["--sample-log", str(sample_log)]
         from pose3d.training.trainer import STOP_SIGNALS, TrainingInterrupted

@@ -141,20 +141,20 @@ def train_model(
     test_shards: Sequence[str | Path],
     out_dir: str | Path,
     *,
-    resume: bool = True,
+    resume: str = "auto",
     sample_log_dir: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Train `model_name`; writes best.pt, history.json, tensorboard/ and checkpoints/ into `out_dir`.
 
-    With `resume` (the default), continues from `out_dir/checkpoints/last.pt` when it was made
-    with the same weight settings, shards and world size; otherwise starts fresh and logs why.
-    Returns the history.
+    `resume`: `auto` continues from `out_dir/checkpoints/last.pt` when it was made with the same
+    weight settings, shards and world size, otherwise starts fresh and logs why; `always` makes a
+    checkpoint that does not fit an error; `never` starts fresh. Returns the history.
     """
     context = init_distributed(config.train.device)
     try:
         trainer = build_trainer(config, model_name, train_shards, test_shards, out_dir, context, sample_log_dir)
-        if resume:
-            trainer.resume_if_possible()
+        if resume != "never":
+            trainer.resume_if_possible(resume)
         return trainer.fit()
     finally:
         shutdown_distributed(context)

@@ -399,24 +399,27 @@ class Trainer:
             restore_rng_state(state["rng"])
         log.info("resumed from step %d, epoch %d (%d steps into it): %s", self.step, self.epoch, self.epoch_step, path)
 
-    def resume_if_possible(self) -> bool:
-        """Load `checkpoints/last.pt` when it exists and was made with this run's identity.
+    def resume_if_possible(self, mode: str = "auto") -> bool:
+        """Load `checkpoints/last.pt` when it exists; returns whether training resumed.
 
-        Otherwise training starts fresh and the log says why. Returns whether it resumed.
+        `auto`: only a checkpoint made with this run's identity (weight settings, shards, world
+        size); otherwise training starts fresh and the log says why. `always` (`--resume`): a
+        checkpoint that does not fit is an error, not a fresh start. A checkpoint that cannot be
+        read is an error in both modes: it may hold days of training, so it is never overwritten.
         """
+        if mode not in ("auto", "always"):
+            raise ValueError(f"resume mode must be 'auto' or 'always', not {mode!r}")
         if self.checkpoint_dir is None:
             return False
         path = self.checkpoint_dir / "last.pt"
         if not path.is_file():
             log.info("starting fresh: no resume checkpoint at %s", path)
             return False
-        try:
-            saved = load_checkpoint(path)
-        except RuntimeError as error:
-            log.warning("starting fresh: %s", error)
-            return False
-        if self.identity is not None:
+        saved = load_checkpoint(path)
+        if self.identity is not None and (mode == "auto" or saved.get("identity") is not None):
             reason = identity_mismatch(saved.get("identity"), self.identity)
+            if reason and mode == "always":
+                raise CheckpointError(f"checkpoint {path} does not fit this run: {reason} (drop --resume to start fresh)")
             if reason:
                 log.warning("starting fresh: %s (%s)", reason, path)
                 return False
