@@ -131,7 +131,7 @@ def run_full_size(args: argparse.Namespace, repo: Path) -> None:
         "device": args.device,
         "device_name": torch.cuda.get_device_name(args.device) if on_cuda else "cpu",
         "torch_threads": args.threads,
-        "precision": "bf16 autocast (DepthPro), fp16 (YOLO)" if on_cuda else "fp32",
+        "precision": "DepthPro fp32 weights under bf16 autocast, YOLO fp16" if on_cuda else "fp32",
         "batch_size": batch,
         "image_size": [1000, 1000],
         "frames_timed": steady["frames_seen"],
