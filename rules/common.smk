@@ -171,13 +171,11 @@ def preprocess_uses_models():
 
 
 def preprocess_mem_mb(wildcards, attempt):
-    """Host memory of a preprocess job, doubled per retry. Measured (benchmarks/bench_h36m_scale.py,
-    bench_preprocess.py --full-size): a job reading its sequence from the index starts at 84 MB; with
-    YOLO11x-pose + DepthPro loaded (fp32 on the host before moving to the GPU) see MODELS_MEM_MB."""
-    return (MODELS_MEM_MB if preprocess_uses_models() else 1000) * attempt
-
-
-MODELS_MEM_MB = 16000
+    """Host memory of a preprocess job, doubled per retry. Measured: a job reading its sequence from
+    the index starts at 84 MB (benchmarks/bench_h36m_scale.py); YOLO11x-pose + DepthPro load as ~4 GB
+    of fp32 weights, and the full-size benchmark process (which also builds the random models) peaked
+    at 9.0 GB on a CPU (bench_preprocess.py --full-size)."""
+    return (16000 if preprocess_uses_models() else 1000) * attempt
 
 
 def perception_params():
