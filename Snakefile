@@ -1,6 +1,6 @@
 # pose3d: RGB images of people -> 3D human poses, Human3.6M-style.
 # `snakemake --cores all` runs the embedded default (config/config.yaml) end to end.
-# Stages: synthesize -> preprocess -> chunk -> split -> shuffle -> train -> evaluate -> infer.
+# Stages: synthesize -> index -> preprocess -> chunk -> split -> shuffle -> train -> evaluate -> infer.
 
 from snakemake.utils import min_version
 
@@ -12,6 +12,7 @@ configfile: "config/config.yaml"
 
 include: "rules/common.smk"
 include: "rules/synthesize.smk"
+include: "rules/index.smk"
 include: "rules/preprocess.smk"
 include: "rules/chunk.smk"
 include: "rules/split.smk"

@@ -6,7 +6,17 @@ Two backend pairs on the same synthetic sequence, measured in one run:
 Real yolo11x-pose / DepthPro throughput is dominated by the networks and needs a GPU; this
 measures what the stage adds around them. Writes benchmarks/results/preprocess.json.
 
+--full-size measures instead the published architectures with random weights (YOLO11x-pose from
+`yolo11x-pose.yaml`, DepthPro at apple/DepthPro-hf's sizes via `DepthProConfig`, saved to disk and
+loaded through pose3d's own loading code), on 1000x1000 synthetic frames through
+`preprocess_sequence` (batched, bf16 autocast on CUDA, image decoding one batch ahead): model
+load seconds, frames/s, and the share of a job spent loading for each job size, the evidence
+for `perception.frames_per_job`. On a CPU keep --frames to a handful. Writes
+benchmarks/results/preprocess_full_<device>.json.
+
     .venv/bin/python benchmarks/bench_preprocess.py [--quick]
+    .venv/bin/python benchmarks/bench_preprocess.py --full-size --device cuda [--frames 256]
+    .venv/bin/python benchmarks/bench_preprocess.py --full-size --device cpu --frames 2 --threads 2
 """
 
 from __future__ import annotations
@@ -32,8 +42,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, smaller frames (a smoke run)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
-    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "preprocess.json")
+    parser.add_argument("--output", type=Path)
+    parser.add_argument("--full-size", action="store_true", help="YOLO11x-pose + DepthPro, published sizes")
+    parser.add_argument("--device", default="cpu", help="--full-size: cpu | cuda | cuda:N")
+    parser.add_argument("--frames", type=int, default=2, help="--full-size: frames timed after the warm-up")
+    parser.add_argument("--batch-size", type=int, default=0, help="--full-size: frames per network call "
+                        "(default 32 on CUDA, 1 on CPU)")
     args = parser.parse_args()
+    if args.full_size:
+        from benchmarks.full_size_preprocess import run_full_size
+
+        run_full_size(args, REPO)
+        return
+    args.output = args.output or REPO / "benchmarks" / "results" / "preprocess.json"
 
     import torch
     import yaml

@@ -35,6 +35,8 @@ class DatasetConfig:
     subactions: list[int]
     cameras: list[int]
     frame_step: int
+    test_frame_step: int | None  # None: the test subjects take frame_step too
+    camera_t: str  # translation | centre: how the camera file's t is read
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class DepthConfig:
 @dataclass(frozen=True)
 class PerceptionConfig:
     device: str
+    frames_per_job: int  # 0: one preprocess job per sequence; else jobs of >= this many frames
     keypoints: KeypointsConfig
     depth: DepthConfig
 

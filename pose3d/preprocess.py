@@ -1,6 +1,6 @@
 """The preprocess stage: one sequence folder -> per-frame 2D keypoints, person box and depth crop.
 
-Every `dataset.frame_step`-th frame is decoded with OpenCV, passed through the configured
+Every n-th frame (`dataset.frame_step`, or `test_frame_step` for a test subject) is decoded with OpenCV, passed through the configured
 keypoint and depth backends in batches, and the person a sample is about is chosen by
 `pose3d.perception.select_person` (preferring the annotated person box). A square crop around
 that person's box (`shards.crop_padding` x its longer side) is cut out of the depth map at
@@ -38,6 +38,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from tqdm import tqdm
 from pose3d import cropping
 from pose3d import io as files
 from pose3d.config import Config
+from pose3d.datasets.frame_steps import frame_step_for_subject
 from pose3d.datasets.layout import SequenceId
 from pose3d.geometry import square_crop_from_box
 from pose3d.perception import (
@@ -63,6 +65,8 @@ log = logging.getLogger(__name__)
 SCHEMA_NAME = "pose3d.preprocessed"
 SCHEMA_VERSION = 2  # 2: centre-aligned depth crops (version 1 files are half a crop pixel off)
 
+DECODE_THREADS = 4  # image decoding threads per job, one batch ahead of the networks
+
 STATUS_OK = 0
 STATUS_NO_PERSON = 1
 STATUS_UNREADABLE_IMAGE = 2
@@ -77,23 +81,75 @@ STATUS_NAMES = {
 }
 
 
-def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, report_json: Path) -> dict[str, Any]:
-    """Run perception on one sequence and write its HDF5 file and JSON report; return the report."""
-    from pose3d.datasets.h36m import H36MReader
+class PerceptionModels:
+    """The perception backends of one job, built when first asked: a network loads once per job.
 
+    The groundtruth keypoint backend is rebuilt per sequence (no weights): its noise is seeded
+    by the sequence name, so reruns, and one job or many, agree.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._keypoints = None
+        self._depth = None
+        self.load_seconds = 0.0  # spent building the backends so far
+
+    def keypoints(self, sequence_name: str):
+        started = time.perf_counter()
+        if self.config.perception.keypoints.backend == "groundtruth":
+            backend = keypoint_backend_from_config(self.config, seed=zlib.crc32(sequence_name.encode()))
+        else:
+            self._keypoints = self._keypoints or keypoint_backend_from_config(self.config)
+            backend = self._keypoints
+        self.load_seconds += time.perf_counter() - started
+        return backend
+
+    def depth(self):
+        if self._depth is None:
+            started = time.perf_counter()
+            self._depth = depth_backend_from_config(self.config)
+            self.load_seconds += time.perf_counter() - started
+        return self._depth
+
+
+def preprocess_sequences(
+    config: Config, sequence_names: list[str], outputs_h5: list[Path], reports_json: list[Path],
+    index_path: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Several sequences of one subject in one job, the networks loaded once (GPU jobs, see README)."""
+    models = PerceptionModels(config)
+    return [preprocess_sequence(config, name, Path(h5), Path(report), index_path, models)
+            for name, h5, report in zip(sequence_names, outputs_h5, reports_json, strict=True)]
+
+
+def preprocess_sequence(
+    config: Config, sequence_name: str, output_h5: Path, report_json: Path, index_path: Path | None = None,
+    models: PerceptionModels | None = None,
+) -> dict[str, Any]:
+    """Run perception on one sequence and write its HDF5 file and JSON report; return the report.
+
+    The frames come from the subject's annotation index (`pose3d.datasets.index`, rule `index`)
+    when `index_path` is given, else from parsing the annotation JSONs. The subject's role in
+    the split decides the frame step (`pose3d.datasets.frame_steps`). `models` shares loaded
+    backends between the sequences of one job. Image decoding runs in threads, one batch ahead
+    of the networks.
+    """
     started = time.perf_counter()
+    models = models or PerceptionModels(config)
     sequence = SequenceId.parse(sequence_name)
     root = Path(config.dataset.root)
-    record = H36MReader(root).load_sequence(sequence, config.dataset.frame_step)
+    frame_step = frame_step_for_subject(config, sequence.subject)
+    record = load_record(config, sequence, frame_step, index_path)
     kp_settings, depth_settings = config.perception.keypoints, config.perception.depth
     if depth_settings.backend == "dataset" and record.depth_paths is None:
         raise PerceptionError(
             f"config key 'perception.depth.backend' is 'dataset' but {root / 'depth' / sequence_name} holds no "
             "depth maps (real Human3.6M has none); use the 'depthpro' backend"
         )
-    # Groundtruth noise is seeded by the sequence name: reruns and parallel jobs agree.
-    keypoint_backend = keypoint_backend_from_config(config, seed=zlib.crc32(sequence_name.encode()))
-    depth_backend = depth_backend_from_config(config)
+    loaded_before = models.load_seconds
+    keypoint_backend = models.keypoints(sequence_name)
+    depth_backend = models.depth()
+    load_seconds = models.load_seconds - loaded_before
 
     n = len(record.frame_indices)
     size = config.shards.depth_size
@@ -110,11 +166,17 @@ def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, rep
     skipped: dict[str, list[str]] = {name: [] for code, name in STATUS_NAMES.items() if code != STATUS_OK}
 
     step = max(kp_settings.batch_size, depth_settings.batch_size)
-    with tqdm(total=n, desc=f"preprocess {sequence_name}", unit="frame", mininterval=2.0) as progress:
-        for start in range(0, n, step):
+    batches = [range(start, min(n, start + step)) for start in range(0, n, step)]
+    with tqdm(total=n, desc=f"preprocess {sequence_name}", unit="frame", mininterval=2.0) as progress, \
+            ThreadPoolExecutor(max_workers=DECODE_THREADS) as decoder:
+        # OpenCV decodes without the GIL: the next batch decodes while the networks run on this one.
+        pending = [decoder.submit(files.read_image, Path(record.image_paths[i])) for i in batches[0]] if batches else []
+        for number, batch in enumerate(batches):
+            images = [future.result() for future in pending]
+            if number + 1 < len(batches):
+                pending = [decoder.submit(files.read_image, Path(record.image_paths[i])) for i in batches[number + 1]]
             frames, indices = [], []
-            for i in range(start, min(n, start + step)):
-                image = files.read_image(record.image_paths[i])
+            for i, image in zip(batch, images, strict=True):
                 if image is None:
                     out["status"][i] = STATUS_UNREADABLE_IMAGE
                 elif not np.all(np.isfinite(joints[i])):
@@ -131,7 +193,7 @@ def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, rep
             if frames:
                 _perceive(frames, indices, keypoint_backend, depth_backend, out, config.shards.image_size, size,
                           config.shards.crop_padding)
-            progress.update(min(n, start + step) - start)
+            progress.update(len(batch))
 
     for i, code in enumerate(out["status"]):
         if code != STATUS_OK:
@@ -151,19 +213,35 @@ def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, rep
         "sequence": sequence_name,
         "keypoints_backend": kp_settings.backend,
         "depth_backend": depth_settings.backend,
-        "frame_step": config.dataset.frame_step,
+        "frame_step": frame_step,
         "frames_seen": n,
         "frames_kept": kept,
         "skipped": {name: {"count": len(paths), "paths": paths} for name, paths in skipped.items()},
         # Frames the annotations list but the reader dropped before preprocess saw them (no rows here).
         "skipped_by_reader": dict(record.skipped),
         "seconds": round(seconds, 3),
+        "load_seconds": round(load_seconds, 3),  # building the backends (0 when the job had them loaded)
         "frames_per_second": round(n / seconds, 2) if seconds > 0 else None,
     }
     files.write_json(report_json, report)
     log.info("%s: kept %d of %d frames (%s)", sequence_name, kept, n,
              ", ".join(f"{k} {len(v)}" for k, v in skipped.items() if v) or "no skips")
     return report
+
+
+def load_record(config: Config, sequence: SequenceId, frame_step: int, index_path: Path | None = None):
+    """The sequence's annotated frames: from the subject's index file, or by parsing its JSONs."""
+    if index_path is not None:
+        from pose3d.datasets.index import AnnotationIndex
+
+        index = AnnotationIndex(index_path)
+        if index.camera_t != config.dataset.camera_t:
+            raise ValueError(f"{index_path}: built with camera_t {index.camera_t!r}, config says "
+                             f"{config.dataset.camera_t!r}; rerun rule index")
+        return index.load_sequence(sequence, config.dataset.root, frame_step)
+    from pose3d.datasets.h36m import H36MReader
+
+    return H36MReader(config.dataset.root, camera_t=config.dataset.camera_t).load_sequence(sequence, frame_step)
 
 
 def _perceive(

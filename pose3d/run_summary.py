@@ -46,6 +46,18 @@ def _preprocess_lines(results: Path) -> list[str]:
     return [f"preprocess: {len(reports)} sequences, {kept}/{seen} frames kept (skipped: {reasons})"]
 
 
+def _dataset_lines(results: Path) -> list[str]:
+    """The dataset plan: sequences processed and the folders left out, with their reasons."""
+    report = _load_json(results / "dataset" / "report.json")
+    if report is None:
+        return []
+    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(report.get("skipped_by_reason", {}).items()))
+    lines = [f"dataset: {report.get('sequences', 0)} sequences, {report.get('skipped_sequences', 0)} folders skipped"
+             + (f" ({reasons})" if reasons else "")]
+    lines += [f"  skipped {entry['sequence']}: {entry['reason']} ({entry['detail']})" for entry in report.get("skipped", [])]
+    return lines
+
+
 def _shard_lines(results: Path) -> list[str]:
     lines = []
     for label, folder in [("chunks", "chunks"), ("split/train", "split/train"), ("split/test", "split/test"),
@@ -86,7 +98,7 @@ def _infer_lines(results: Path) -> list[str]:
 
 def summarize(results: Path) -> list[str]:
     """Human-readable lines describing everything found under `results`."""
-    return [*_preprocess_lines(results), *_shard_lines(results), *_metric_lines(results), *_infer_lines(results)]
+    return [*_dataset_lines(results), *_preprocess_lines(results), *_shard_lines(results), *_metric_lines(results), *_infer_lines(results)]
 
 
 def main(argv: list[str] | None = None) -> int:

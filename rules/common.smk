@@ -10,7 +10,10 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir)))  # `pose3d` importable without installation too
 
 from pose3d.config import ConfigError, config_from_dict
-from pose3d.datasets.layout import SequenceId, sequence_ids
+from pose3d.datasets.catalog import DatasetPlan, plan_release
+from pose3d.datasets.frame_steps import frame_step_for_subject
+from pose3d.datasets.layout import SequenceId, annotation_path, sequence_ids
+from pose3d.preprocess_jobs import pack_sequences
 from pose3d.shards.reader import redact_secrets
 from pose3d.training.identity import weight_settings
 from pose3d.validation import OutputConflictError, check_config_resources
@@ -54,22 +57,30 @@ def check_storage_remote(storage, query):
         ) from None
 
 
-def dataset_sequences():
-    """Sequence folder names the DAG processes, known when the DAG is built.
+def dataset_plan():
+    """The sequences the DAG processes, known when the DAG is built, and the folders it leaves out.
 
     Synthetic: every configured combination (the generator writes all of them).
-    Real Human3.6M: the configured combinations that exist on disk (the release misses a few).
+    Real Human3.6M: the annotated sequences whose image folder holds files (pose3d.datasets.catalog;
+    the release ships folders the annotations leave out). The camera convention is checked here,
+    so a wrong dataset.camera_t stops the run before any job.
     """
-    wanted = sequence_ids(CFG.dataset.subjects, CFG.dataset.actions, CFG.dataset.subactions, CFG.dataset.cameras)
     if CFG.dataset.source == "synthetic":
-        return [seq.name for seq in wanted]
-    images = Path(CFG.dataset.root) / "images"
-    if not images.is_dir():
-        raise WorkflowError(f"dataset.root: no images/ folder in {CFG.dataset.root} (dataset.source = h36m)")
-    return [seq.name for seq in wanted if (images / seq.name).is_dir()]
+        wanted = sequence_ids(CFG.dataset.subjects, CFG.dataset.actions, CFG.dataset.subactions, CFG.dataset.cameras)
+        return DatasetPlan(sequences=[seq.name for seq in wanted], frames={})
+    try:
+        return plan_release(CFG.dataset.root, CFG.dataset.subjects, CFG.dataset.actions, CFG.dataset.subactions,
+                            CFG.dataset.cameras, CFG.dataset.camera_t, cache_dir=f"{RESULTS}/index")
+    except ValueError as error:  # DatasetError, CameraConventionError: one message naming file and fix
+        raise WorkflowError(str(error)) from None
 
 
-SEQUENCES = dataset_sequences()
+PLAN = dataset_plan()
+SEQUENCES = PLAN.sequences
+
+
+def subject_of(sequence):
+    return SequenceId.parse(sequence).subject
 
 
 def sequences_of_subject(subject):
@@ -130,8 +141,15 @@ def dataset_marker():
     return []
 
 
+def annotation_files(subject):
+    """What the subject's index is built from: its three JSONs (real data) or the synthetic marker."""
+    if CFG.dataset.source == "synthetic":
+        return [f"{CFG.dataset.root}/.complete"]
+    return [str(annotation_path(CFG.dataset.root, int(subject), kind)) for kind in ("data", "camera", "joint_3d")]
+
+
 def all_targets():
-    targets = []
+    targets = [f"{RESULTS}/dataset/report.json"]
     for model in CFG.models:
         targets += [
             f"{RESULTS}/models/{model}/best.pt",
@@ -146,8 +164,46 @@ def all_targets():
 
 
 def preprocess_wants_gpu():
-    uses_model = CFG.perception.keypoints.backend == "yolo" or CFG.perception.depth.backend == "depthpro"
-    return 1 if uses_model and CFG.perception.device != "cpu" else 0
+    return 1 if preprocess_uses_models() and CFG.perception.device != "cpu" else 0
+
+
+def preprocess_uses_models():
+    return CFG.perception.keypoints.backend == "yolo" or CFG.perception.depth.backend == "depthpro"
+
+
+def preprocess_mem_mb(wildcards, attempt):
+    """Host memory of a preprocess job, doubled per retry. Measured: a job reading its sequence from
+    the index starts at 84 MB (benchmarks/bench_h36m_scale.py); YOLO11x-pose + DepthPro load as ~4 GB
+    of fp32 weights, and the full-size benchmark process (which also builds the random models) peaked
+    at 9.0 GB on a CPU (bench_preprocess.py --full-size)."""
+    return (16000 if preprocess_uses_models() else 1000) * attempt
+
+
+def perception_params():
+    """The perception settings a preprocess job's output depends on (not how jobs are cut)."""
+    return {key: value for key, value in CFG.to_dict()["perception"].items() if key != "frames_per_job"}
+
+
+def packed_runtime(frames):
+    """Minutes for a packed job: loading plus ~0.2 s per frame on a GPU, doubled per retry."""
+    return lambda wildcards, attempt: (15 + frames // 300) * attempt
+
+
+def preprocess_frame_counts():
+    """Annotated frames per sequence: from the catalog (real data) or the generator's settings."""
+    if CFG.dataset.source == "synthetic":
+        return {name: CFG.synthetic.frames_per_sequence for name in SEQUENCES}
+    return PLAN.frames
+
+
+def share_profile_settings(rule_name):
+    """A profile's set-resources / set-threads for `preprocess` (e.g. the GPU partition of
+    profiles/slurm-gpu) also apply to each packed rule. Snakemake matches them by rule name
+    and has no public hook for a family of rules, hence its parsed settings are extended."""
+    settings = workflow.resource_settings
+    for parsed in (settings._parsed_overwrite_resources, settings._parsed_overwrite_threads):
+        if "preprocess" in parsed:
+            parsed.setdefault(rule_name, parsed["preprocess"])
 
 
 def split_chunks():

@@ -59,7 +59,8 @@ def _jobs_of(dry_run_output: str) -> set[str]:
 def test_default_config_dry_run(tmp_path):
     configfile = REPO_ROOT / "config" / "config.yaml"
     jobs = _jobs_of(_snakemake(tmp_path, configfile, [], "-n"))
-    assert jobs == {"all", "synthesize", "preprocess", "chunk", "split", "shuffle", "train", "evaluate", "infer"}
+    assert jobs == {"all", "synthesize", "dataset_report", "index", "preprocess", "chunk", "split", "shuffle", "train",
+                    "evaluate", "infer"}
 
 
 def test_wrong_config_value_fails_before_anything_runs(tmp_path):

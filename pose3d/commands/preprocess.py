@@ -14,6 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sequence", required=True, help="sequence folder, e.g. s_01_act_02_subact_01_ca_01")
     parser.add_argument("--output", type=Path, help="HDF5 file (default results/preprocessed/<sequence>.h5)")
     parser.add_argument("--report", type=Path, help="report JSON (default next to the output, .report.json)")
+    parser.add_argument("--index", type=Path, help="the subject's annotation index (pose3d index); default: parse "
+                        "the annotation JSONs")
     parser.set_defaults(run=run)
 
 
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         check_config_resources(config, ["preprocess"])
-        result = preprocess_sequence(config, args.sequence, output, report)
+        result = preprocess_sequence(config, args.sequence, output, report, index_path=args.index)
     except (ConfigError, PerceptionError, ValueError) as error:
         print(f"pose3d preprocess: {error}")
         return 2

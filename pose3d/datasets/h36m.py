@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from pose3d.datasets.camera_convention import CAMERA_T_CONVENTIONS, translation_from_annotation
 from pose3d.datasets.layout import SequenceId, annotation_path
 from pose3d.geometry import world_to_camera
 from pose3d.skeleton import H36M17
@@ -86,6 +87,60 @@ class SequenceRecord:
 
 
 @dataclass
+class FrameTable:
+    """Every annotated frame of one sequence, before any frame step or skip.
+
+    frame_indices, image_ids (F,) int64; file_names (below images/); joints_world_mm (F,17,3)
+    float64 and bboxes_xywh (F,4) float64, NaN where the annotations lack them.
+    """
+
+    frame_indices: np.ndarray
+    image_ids: np.ndarray
+    file_names: list[str]
+    width: int
+    height: int
+    joints_world_mm: np.ndarray
+    bboxes_xywh: np.ndarray
+
+
+def record_from_table(
+    root: Path, seq: SequenceId, table: FrameTable, camera: Camera, frame_step: int
+) -> SequenceRecord:
+    """The frames of `table` at multiples of `frame_step`; frames lacking joints or a box are counted."""
+    if frame_step < 1:
+        raise ValueError(f"frame_step must be >= 1, got {frame_step}")
+    on_step = table.frame_indices % frame_step == 0
+    has_joints = np.isfinite(table.joints_world_mm).all(axis=(1, 2))
+    has_box = np.isfinite(table.bboxes_xywh).all(axis=1)
+    skipped = {}
+    if np.any(on_step & ~has_joints):
+        skipped["no_joint_3d"] = int(np.sum(on_step & ~has_joints))
+    if np.any(on_step & has_joints & ~has_box):
+        skipped["no_bbox"] = int(np.sum(on_step & has_joints & ~has_box))
+    if skipped:
+        log.warning("%s: skipped frames %s", seq.name, skipped)
+    keep = np.flatnonzero(on_step & has_joints & has_box)
+    joints_world = table.joints_world_mm[keep].reshape(-1, H36M17.num_joints, 3)
+    joints_cam = world_to_camera(joints_world, camera.rotation, camera.translation_mm)
+    root = Path(root)
+    depth_paths = None
+    if (root / "depth").is_dir():
+        depth_paths = [(root / "depth" / table.file_names[k]).with_suffix(".png") for k in keep]
+    return SequenceRecord(
+        sequence=seq,
+        frame_indices=np.asarray(table.frame_indices[keep], dtype=np.int64),
+        image_ids=np.asarray(table.image_ids[keep], dtype=np.int64),
+        image_paths=[root / "images" / table.file_names[k] for k in keep],
+        depth_paths=depth_paths,
+        camera=camera,
+        joints_world_mm=joints_world.astype(np.float32),
+        joints_cam_mm=np.asarray(joints_cam, dtype=np.float32),
+        bboxes_xywh=table.bboxes_xywh[keep].astype(np.float32).reshape(-1, 4),
+        skipped=skipped,
+    )
+
+
+@dataclass
 class _SequenceIndex:
     frame_indices: np.ndarray
     image_ids: np.ndarray
@@ -129,8 +184,11 @@ def _array(value: Any, shape: tuple[int, ...], path: Path, where: str) -> np.nda
 class H36MReader:
     """Per-sequence access to a Human3.6M-layout dataset under `root` (see module doc)."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, camera_t: str = "translation"):
+        if camera_t not in CAMERA_T_CONVENTIONS:
+            raise ValueError(f"camera_t must be one of {CAMERA_T_CONVENTIONS}, got {camera_t!r}")
         self.root = Path(root)
+        self.camera_t = camera_t
         if not (self.root / "annotations").is_dir():
             raise DatasetError(f"{self.root}: no annotations/ folder (expected the Human3.6M layout)")
         self._subjects: dict[int, _SubjectIndex] = {}
@@ -153,54 +211,38 @@ class H36MReader:
             path = annotation_path(self.root, subject, "camera")
             raise DatasetError(f"{path}: no camera {cam_idx} (has {sorted(cameras)})")
         params = cameras[cam_idx]
-        return Camera(params["R"], params["t"], params["f"], params["c"], width, height)
+        translation = translation_from_annotation(params["R"], params["t"], self.camera_t)
+        return Camera(params["R"], translation, params["f"], params["c"], width, height)
+
+    def raw_cameras(self, subject: int) -> dict[int, dict[str, np.ndarray]]:
+        """The subject's cameras exactly as the file stores them: {cam_idx: {R, t, f, c}}."""
+        return self._subject(subject).cameras
 
     def load_sequence(self, seq: SequenceId, frame_step: int = 1) -> SequenceRecord:
         """Frames of `seq` whose frame_idx is a multiple of `frame_step`, with joints and boxes."""
-        if frame_step < 1:
-            raise ValueError(f"frame_step must be >= 1, got {frame_step}")
+        table = self.frame_table(seq)
+        camera = self.camera(seq.subject, seq.camera, table.width, table.height)
+        return record_from_table(self.root, seq, table, camera, frame_step)
+
+    def frame_table(self, seq: SequenceId) -> FrameTable:
+        """Every annotated frame of `seq`, NaN joints / boxes where the annotations lack them."""
         index = self._subject(seq.subject)
         if seq not in index.sequences:
             path = annotation_path(self.root, seq.subject, "data")
             raise DatasetError(f"{path}: no images of sequence {seq.name}")
         entries = index.sequences[seq]
         joints_of = index.joints.get((seq.action, seq.subaction), np.empty((0, H36M17.num_joints, 3)))
-        skipped: dict[str, int] = defaultdict(int)
-        keep, joints, boxes = [], [], []
-        for k, frame_idx in enumerate(entries.frame_indices):
-            if frame_idx % frame_step:
-                continue
-            if frame_idx >= len(joints_of) or np.isnan(joints_of[frame_idx, 0, 0]):
-                skipped["no_joint_3d"] += 1
-                continue
-            box = index.bboxes.get(int(entries.image_ids[k]))
-            if box is None:
-                skipped["no_bbox"] += 1
-                continue
-            keep.append(k)
-            joints.append(joints_of[frame_idx])
-            boxes.append(box)
-        if skipped:
-            log.warning("%s: skipped frames %s", seq.name, dict(skipped))
-        camera = self.camera(seq.subject, seq.camera, entries.width, entries.height)
-        joints_world = np.asarray(joints, dtype=np.float64).reshape(-1, H36M17.num_joints, 3)
-        joints_cam = world_to_camera(joints_world, camera.rotation, camera.translation_mm)
-        image_paths = [self.root / "images" / entries.file_names[k] for k in keep]
-        depth_paths = None
-        if (self.root / "depth").is_dir():
-            depth_paths = [(self.root / "depth" / entries.file_names[k]).with_suffix(".png") for k in keep]
-        return SequenceRecord(
-            sequence=seq,
-            frame_indices=entries.frame_indices[keep],
-            image_ids=entries.image_ids[keep],
-            image_paths=image_paths,
-            depth_paths=depth_paths,
-            camera=camera,
-            joints_world_mm=joints_world.astype(np.float32),
-            joints_cam_mm=np.asarray(joints_cam, dtype=np.float32),
-            bboxes_xywh=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
-            skipped=dict(skipped),
-        )
+        count = len(entries.frame_indices)
+        joints = np.full((count, H36M17.num_joints, 3), np.nan)
+        annotated = entries.frame_indices < len(joints_of)
+        joints[annotated] = joints_of[entries.frame_indices[annotated]]
+        boxes = np.full((count, 4), np.nan)
+        for k, image_id in enumerate(entries.image_ids):
+            box = index.bboxes.get(int(image_id))
+            if box is not None:
+                boxes[k] = box
+        return FrameTable(entries.frame_indices, entries.image_ids, list(entries.file_names), entries.width,
+                          entries.height, joints, boxes)
 
     def iter_sequences(
         self,
@@ -258,15 +300,25 @@ class H36MReader:
                 width=entries[0][3],
                 height=entries[0][4],
             )
-        bboxes = {}
-        for position, annotation in enumerate(data["annotations"]):
-            try:
-                image_id = int(annotation["image_id"])
-                bbox = annotation["bbox"]
-            except (KeyError, TypeError, ValueError) as error:
-                raise DatasetError(f"{path}: annotations[{position}] lacks image_id or bbox ({error!r})") from None
-            bboxes[image_id] = _array(bbox, (4,), path, f"annotations[{position}].bbox")
-        return sequences, bboxes
+        try:
+            image_ids = [int(annotation["image_id"]) for annotation in data["annotations"]]
+            boxes = [annotation["bbox"] for annotation in data["annotations"]]
+        except (KeyError, TypeError, ValueError):
+            image_ids, boxes = [], []
+            for position, annotation in enumerate(data["annotations"]):  # find the entry to name
+                try:
+                    image_ids.append(int(annotation["image_id"]))
+                    boxes.append(annotation["bbox"])
+                except (KeyError, TypeError, ValueError) as error:
+                    raise DatasetError(f"{path}: annotations[{position}] lacks image_id or bbox ({error!r})") from None
+        try:  # one conversion for all boxes; on failure, the slow path names the bad entry
+            box_array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+            if len(box_array) != len(boxes) or not np.all(np.isfinite(box_array)):
+                raise ValueError
+        except (TypeError, ValueError):
+            box_array = np.array([_array(bbox, (4,), path, f"annotations[{position}].bbox")
+                                  for position, bbox in enumerate(boxes)]).reshape(-1, 4)
+        return sequences, dict(zip(image_ids, box_array, strict=True))
 
     def _index_cameras(self, subject: int) -> dict[int, dict[str, np.ndarray]]:
         path = annotation_path(self.root, subject, "camera")
@@ -306,7 +358,13 @@ class H36MReader:
                 except ValueError as error:
                     raise DatasetError(f"{path}: non-integer key under {where} ({error})") from None
                 dense = np.full((max(numbers, default=-1) + 1,) + shape, np.nan)
-                for number, value in zip(numbers, frames.values(), strict=True):
-                    dense[number] = _array(value, shape, path, f"joints of {where} frame {number}")
+                try:  # one conversion per recording; on failure, the slow path names the bad frame
+                    values = np.asarray(list(frames.values()), dtype=np.float64).reshape((len(numbers),) + shape)
+                    if not np.all(np.isfinite(values)):
+                        raise ValueError
+                    dense[numbers] = values
+                except (TypeError, ValueError):
+                    for number, value in zip(numbers, frames.values(), strict=True):
+                        dense[number] = _array(value, shape, path, f"joints of {where} frame {number}")
                 joints[key] = dense
         return joints

@@ -97,11 +97,11 @@ class DatasetLookup:
     annotations are read once per sequence.
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, camera_t: str = "translation") -> None:
         from pose3d.datasets.h36m import H36MReader
 
         self.root = Path(root)
-        self.reader = H36MReader(self.root)
+        self.reader = H36MReader(self.root, camera_t=camera_t)
         self._sequences: dict[str, dict[str, dict[str, Any]]] = {}
 
     def frame_for(self, image_path: Path, image_bgr: np.ndarray) -> Frame:

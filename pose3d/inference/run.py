@@ -53,6 +53,7 @@ class InferenceOptions:
     keypoints_backend: str = "dataset"
     depth_backend: str = "dataset"
     dataset_root: str | Path | None = None  # dataset backends: the Human3.6M-layout root
+    camera_t: str = "translation"  # dataset backends: how its camera files' t reads (dataset.camera_t)
     yolo_weights: str | Path = "yolo11x-pose.pt"
     depth_model: str | Path = "apple/DepthPro-hf"
     intrinsics: Sequence[float] | None = None  # user [fx, fy, cx, cy] pixels for every image
@@ -72,6 +73,7 @@ def options_from_config(config: Config) -> InferenceOptions:
         keypoints_backend=config.infer.keypoints_backend,
         depth_backend=config.infer.depth_backend,
         dataset_root=config.dataset.root,
+        camera_t=config.dataset.camera_t,
         yolo_weights=config.perception.keypoints.weights,
         depth_model=config.perception.depth.model,
         intrinsics=list(config.infer.intrinsics) or None,
@@ -228,7 +230,7 @@ def run_inference(
         if needs_dataset:
             if options.dataset_root is None:
                 raise ValueError("the dataset keypoint/depth backends need options.dataset_root (config 'dataset.root')")
-            lookup = DatasetLookup(options.dataset_root)
+            lookup = DatasetLookup(options.dataset_root, options.camera_t)
     claim_output_folder(output_dir, "infer", overwrite)
     log.info(
         "inference: %d images, model %s (%s), keypoints %s, depth %s, device %s",

@@ -48,8 +48,10 @@ class DepthProDepth:
             model_config = AutoConfig.from_pretrained(source, local_files_only=True)
             if not model_config.use_fov_model:
                 log.warning("DepthPro model %s has no field-of-view head; it is added with random weights", source)
+            # fp32 weights whatever the checkpoint stores (transformers 5 would keep the released fp16,
+            # which crawls on a CPU); on CUDA the forward pass runs under bf16 autocast.
             self.model = DepthProForDepthEstimation.from_pretrained(
-                source, use_fov_model=True, local_files_only=True
+                source, use_fov_model=True, local_files_only=True, dtype=torch.float32
             )
             self.processor = AutoImageProcessor.from_pretrained(source, local_files_only=True)
         except OSError as error:

@@ -14,4 +14,5 @@ preprocess_sequence(
     snakemake.wildcards.sequence,  # noqa: F821
     Path(snakemake.output.h5),  # noqa: F821
     Path(snakemake.output.report),  # noqa: F821
+    index_path=Path(snakemake.input.index),  # noqa: F821
 )
