@@ -9,7 +9,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir)))  # `pose3d` importable without installation too
 
-from pose3d.config import ConfigError, config_from_dict
+from pose3d.config import ConfigError, config_from_dict, model_training_config
 from pose3d.datasets.layout import SequenceId, sequence_ids
 from pose3d.shards.reader import redact_secrets
 from pose3d.validation import OutputConflictError, check_config_resources

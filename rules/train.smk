@@ -23,14 +23,14 @@ rule train:
         test_shards=TEST_SHARDS,
         remote=redact_secrets(CFG.storage.remote),
         # What this stage reads, so a change reruns it (the script types the full config itself).
-        train=CFG.to_dict()["train"],
+        train=lambda wildcards: model_training_config(CFG, wildcards.model).to_dict()["train"],
         model=lambda wildcards: CFG.to_dict()["model"][wildcards.model],
         evaluate_batch_size=CFG.evaluate.batch_size,
     log:
         f"{LOGS}/train/{{model}}.log",
     benchmark:
         f"{BENCH}/train/{{model}}.tsv"
-    threads: CFG.train.num_workers + 1
+    threads: lambda wildcards: model_training_config(CFG, wildcards.model).train.num_workers + 1
     resources:
         mem_mb=lambda wildcards, attempt: (16000 if train_wants_gpu() else 4000) * attempt,
         runtime=lambda wildcards, attempt: 240 * attempt,

@@ -42,9 +42,12 @@ def predict(model: torch.nn.Module, test_shards: Sequence[str | Path], batch_siz
     """Run `model` over every test sample once, in order."""
     from torch.utils.data import DataLoader
 
+    from pose3d.config import MODEL_INPUTS
+    from pose3d.models.inputs import sample_fields
     from pose3d.training.dataset import ShardDataset
 
-    dataset = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1)
+    fields = sample_fields(getattr(model, "inputs", MODEL_INPUTS))  # a keypoint-only model decodes no image
+    dataset = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1, fields=fields)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=min(num_workers, len(dataset.paths)))
     predicted, true = [], []
     provenance: dict[str, list[np.ndarray]] = {name: [] for name in schema.PROVENANCE}

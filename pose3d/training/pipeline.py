@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from pose3d.config import Config
+from pose3d.config import Config, model_training_config
 from pose3d.shards.reader import localize_shards
 from pose3d.training.checkpoint import seed_everything
 from pose3d.training.distributed import DistContext, init_distributed, shutdown_distributed
@@ -31,16 +31,17 @@ class EpochSeededAugmentor:
     augmentor's generator would otherwise carry over from the epochs before).
     """
 
-    def __init__(self, config: Config, keypoints_layout: str, seed: int, rank: int) -> None:
+    def __init__(self, config: Config, keypoints_layout: str, seed: int, rank: int, image_size: int | None = None) -> None:
         self.config, self.keypoints_layout = config, keypoints_layout
         self.seed, self.rank = seed, rank
+        self.image_size = image_size
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         from pose3d.training.augment import PoseAugmentor
 
         seed = (self.seed * 1_000_003 + self.rank * 10_007 + epoch) % 2**63
-        self.augmentor = PoseAugmentor(self.config.train.augment, self.keypoints_layout, seed)
+        self.augmentor = PoseAugmentor(self.config.train.augment, self.keypoints_layout, seed, self.image_size)
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
         return self.augmentor(sample)
@@ -77,20 +78,29 @@ def build_trainer(
     context: DistContext,
     sample_log_dir: str | Path | None = None,
 ) -> Trainer:
-    """Everything a training run needs, built in a deterministic order from `train.seed`."""
+    """Everything a training run needs, built in a deterministic order from `train.seed`.
+
+    The datasets read only the fields the model's inputs need; `config.train` is first overridden
+    by the model's own training settings (`model_training_config`).
+    """
+    from pose3d.models.inputs import model_inputs, sample_fields
     from pose3d.models.registry import build_model
     from pose3d.training.dataset import ShardDataset
     from pose3d.training.loss import PoseLoss
 
+    config = model_training_config(config, model_name)
+    fields = sample_fields(model_inputs(model_name, config))
     cfg = config.train
     # Remote shards (storage.remote) are read from the local shard cache, never over the network.
     train_shards = localize_shards(train_shards, config.storage)
     test_shards = localize_shards(test_shards, config.storage)
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
-    train_set = ShardDataset(train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True)
+    train_set = ShardDataset(
+        train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True, fields=fields
+    )
     layout = train_set.keypoints_layout
-    train_set.transform = EpochSeededAugmentor(config, layout, cfg.seed, context.rank)
-    val_set = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1)
+    train_set.transform = EpochSeededAugmentor(config, layout, cfg.seed, context.rank, train_set.infos[0].image_size)
+    val_set = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1, fields=fields)
     if val_set.keypoints_layout != layout:
         raise ValueError(f"train shards have {layout} keypoints but test shards {val_set.keypoints_layout}")
     model = build_model(model_name, config, layout)
