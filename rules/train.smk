@@ -1,5 +1,6 @@
-# train: one model on the shuffled train shards, validated each epoch on the test shards.
-# Writes best.pt (lowest validation MPJPE), last.pt (resumable), history.json and tensorboard/.
+# train: one model on the shuffled train shards, validated each epoch on the validation shards
+# (whole takes of the train subjects; the test shards are no input of this rule).
+# Writes best.pt (lowest validation MPJPE, mean over actions), last.pt (resumable), history.json and tensorboard/.
 # With train.gpus > 1 the script re-launches itself under torchrun (DDP, one process per GPU);
 # the `gpu` resource asks the executor (e.g. SLURM) for that many GPUs on one node. Multi-node
 # training is started by hand with srun + torchrun (see pose3d/training/launch.py).
@@ -8,7 +9,7 @@
 rule train:
     input:
         train=shard_inputs(TRAIN_SHARDS),
-        test=shard_inputs(TEST_SHARDS),
+        val=shard_inputs(VAL_SHARDS),
     output:
         best=f"{RESULTS}/models/{{model}}/best.pt",
         last=f"{RESULTS}/models/{{model}}/last.pt",
@@ -20,7 +21,7 @@ rule train:
         # Shard paths relative to the remote (or local), and the remote without its credentials:
         # the script rebuilds the real rclone queries from the config, so no secret is a param.
         train_shards=TRAIN_SHARDS,
-        test_shards=TEST_SHARDS,
+        val_shards=VAL_SHARDS,
         remote=redact_secrets(CFG.storage.remote),
         # What this stage reads, so a change reruns it (the script types the full config itself).
         train=lambda wildcards: model_training_config(CFG, wildcards.model).to_dict()["train"],
