@@ -13,7 +13,9 @@ Preprocessed file format (HDF5, `results/preprocessed/{sequence}.h5`; N = frames
 Attributes: `schema` = "pose3d.preprocessed", `schema_version` = 2, `sequence` (folder name),
 `subject`, `action`, `subaction`, `camera` (int), `keypoints_layout` ("coco17" for yolo,
 "h36m17" for groundtruth), `keypoints_backend`, `depth_backend`, `image_size`, `depth_size` (int),
-`crop_padding` (float), `image_width`, `image_height` (pixels of the original images).
+`crop_padding` (float), `image_width`, `image_height` (pixels of the original images),
+`keypoints_error_model`, `depth_error_model` ("realistic" | "oracle" for the groundtruth / dataset
+backends, "none" for the real models).
 
 | dataset        | shape, dtype                  | meaning |
 |----------------|-------------------------------|---------|
@@ -91,9 +93,9 @@ def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, rep
             f"config key 'perception.depth.backend' is 'dataset' but {root / 'depth' / sequence_name} holds no "
             "depth maps (real Human3.6M has none); use the 'depthpro' backend"
         )
-    # Groundtruth noise is seeded by the sequence name: reruns and parallel jobs agree.
+    # Simulated perception errors are seeded by the sequence name: reruns and parallel jobs agree.
     keypoint_backend = keypoint_backend_from_config(config, seed=zlib.crc32(sequence_name.encode()))
-    depth_backend = depth_backend_from_config(config)
+    depth_backend = depth_backend_from_config(config, seed=zlib.crc32(f"depth:{sequence_name}".encode()))
 
     n = len(record.frame_indices)
     size = config.shards.depth_size
@@ -141,6 +143,8 @@ def preprocess_sequence(config: Config, sequence_name: str, output_h5: Path, rep
         "subject": sequence.subject, "action": sequence.action, "subaction": sequence.subaction,
         "camera": sequence.camera, "keypoints_layout": keypoint_backend.layout,
         "keypoints_backend": kp_settings.backend, "depth_backend": depth_settings.backend,
+        "keypoints_error_model": kp_settings.error_model if kp_settings.backend == "groundtruth" else "none",
+        "depth_error_model": depth_settings.error_model if depth_settings.backend == "dataset" else "none",
         "image_size": int(config.shards.image_size), "depth_size": size, "crop_padding": float(config.shards.crop_padding),
         "image_width": int(camera.width), "image_height": int(camera.height),
     }

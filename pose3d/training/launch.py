@@ -87,7 +87,7 @@ def run_training(
         # Remote shards are copied into the cache here, once: the workers get local paths and a
         # config without the remote's credentials (the command line and this file are logged).
         train_shards = localize_shards(train_shards, config.storage)
-        test_shards = localize_shards(test_shards, config.storage)
+        val_shards = localize_shards(val_shards, config.storage)
         config_path = out_dir / "train_config.yaml"  # the workers read the validated config from here
         config_path.write_text(yaml.safe_dump(config.redacted_dict(), sort_keys=False))
         args = ["--config", str(config_path), "--model", model_name, "--out", str(out_dir), "--gpus", str(nproc),
