@@ -106,36 +106,51 @@ def build_trainer(
     train_shards = localize_shards(train_shards, config.storage)
     val_shards = localize_shards(val_shards, config.storage)
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
-    train_set = ShardDataset(
-        train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True, fields=fields
-    )
+    if {"image", "depth"} & set(fields):
+        train_set = ShardDataset(
+            train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True, fields=fields
+        )
+        train_set.transform = EpochSeededAugmentor(
+            config, train_set.keypoints_layout, cfg.seed, context.rank, train_set.infos[0].image_size
+        )
+        val_set = ShardDataset(val_shards, evaluation=True, rank=0, world_size=1, fields=fields)
+        train_loader = make_loader(train_set, config, context.device, cfg.batch_size, train=True)
+        val_loader = make_loader(val_set, config, context.device, config.evaluate.batch_size, train=False)
+        per_rank = len(train_set)
+        batches = steps_per_epoch(per_rank, cfg.batch_size, cfg.num_workers, 1)
+    else:  # keypoint-only: the small arrays in memory, mirrored per batch (see keypoint_batches)
+        from pose3d.training.keypoint_batches import KeypointBatches
+
+        train_set = KeypointBatches(train_shards, cfg.batch_size, seed=cfg.seed, flip_prob=cfg.augment.flip_prob)
+        val_set = KeypointBatches(val_shards, config.evaluate.batch_size, evaluation=True, rank=0, world_size=1)
+        train_loader, val_loader = train_set, val_set
+        per_rank = len(train_set._indices())
+        batches = len(train_set)
     layout = train_set.keypoints_layout
-    train_set.transform = EpochSeededAugmentor(config, layout, cfg.seed, context.rank, train_set.infos[0].image_size)
-    val_set = ShardDataset(val_shards, evaluation=True, rank=0, world_size=1, fields=fields)
     refuse_test_shards(val_set.infos, "validation")
     refuse_test_shards(train_set.infos, "training")
     if val_set.keypoints_layout != layout:
         raise ValueError(f"train shards have {layout} keypoints but validation shards {val_set.keypoints_layout}")
     model = build_model(model_name, config, layout)
     seed_everything(cfg.seed + context.rank)  # dropout and loader seeds differ per rank
-    steps = steps_per_epoch(len(train_set), cfg.batch_size, cfg.num_workers, cfg.grad_accum_steps)
+    steps = batches // cfg.grad_accum_steps
     if steps == 0:
         raise ValueError(
-            f"{len(train_set)} training samples per rank are fewer than one optimizer step "
+            f"{per_rank} training samples per rank are fewer than one optimizer step "
             f"(train.batch_size {cfg.batch_size} x grad_accum_steps {cfg.grad_accum_steps} x workers); "
             "lower train.batch_size"
         )
     log.info(
         "training %s: %d train samples (%d per rank, %d steps/epoch), %d validation samples, world size %d, device %s",
-        model_name, train_set.total_samples, len(train_set), steps, val_set.total_samples, context.world_size,
+        model_name, train_set.total_samples, per_rank, steps, val_set.total_samples, context.world_size,
         context.device,
     )
     return Trainer(
         config,
         model,
         PoseLoss(cfg.loss),
-        make_loader(train_set, config, context.device, cfg.batch_size, train=True),
-        make_loader(val_set, config, context.device, config.evaluate.batch_size, train=False),
+        train_loader,
+        val_loader,
         out_dir,
         model_name=model_name,
         keypoints_layout=layout,
