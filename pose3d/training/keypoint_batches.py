@@ -112,7 +112,7 @@ class KeypointBatches:
             if not self.evaluation and len(chosen) < self.batch_size:
                 break
             batch = {name: values[chosen] for name, values in self.arrays.items()}
-            if self.flip_prob > 0:
+            if self.flip_prob > 0 and not self.evaluation:  # evaluation never augments
                 mirrored = rng.random(len(chosen)) < self.flip_prob
                 if mirrored.any():
                     flipped = flip_batch({k: v[mirrored] for k, v in batch.items()}, self.image_size, self.keypoints_layout)
