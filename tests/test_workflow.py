@@ -80,7 +80,7 @@ def test_default_config_dry_run(tmp_path):
                     *REPORT_RULES}
     # Model selection never sees the test split: the train jobs' inputs are the shuffled train and the val shards.
     train_inputs = _job_inputs(output, "train")
-    assert len(train_inputs) == 2
+    assert len(train_inputs) == len(yaml.safe_load(configfile.read_text())["models"]) == 3  # cnn, transformer, lifter
     for inputs in train_inputs:
         assert inputs and all(name.startswith(("results/shuffled/train/", "results/split/val/")) for name in inputs), inputs
         assert "results/split/val/shard_00000.h5" in inputs
@@ -107,7 +107,7 @@ def test_whole_dag_end_to_end(tmp_path):
     # and subject 1 has two takes, one of which is held out for validation.
     config = tiny_config_dict(
         workdir / "resources" / "synthetic", dataset={"actions": [2], "cameras": [1], "subactions": [1, 2]},
-        train={"batch_size": 2},
+        train={"batch_size": 2}, model={"lifter": {"train": {"batch_size": 2}}},
     )
     configfile = tmp_path / "tiny.yaml"
     configfile.write_text(yaml.safe_dump(config))
