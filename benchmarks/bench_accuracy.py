@@ -83,6 +83,7 @@ def evaluate_pose3d_model(config, name: str, shards: dict[str, list[Path]], out_
     """Train with the workflow's trainer (best epoch on val), predict the test shards; (pred, true, actions)."""
     import torch
 
+    from pose3d.evaluate.report import summarize
     from pose3d.evaluate.run import predict
     from pose3d.models.registry import load_model_from_checkpoint
     from pose3d.training.distributed import DistContext
@@ -95,6 +96,10 @@ def evaluate_pose3d_model(config, name: str, shards: dict[str, list[Path]], out_
     result = predict(model, shards["test"], config.evaluate.batch_size, 0, torch.device("cpu"))
     best = min(history, key=lambda record: record.get("val_mpjpe", float("inf")))
     extra = {"epochs": len(history), "best_epoch": best["epoch"], "val_mpjpe": best.get("val_mpjpe")}
+    # For reference only (the row is best.pt): the last epoch, as the VideoPose3D recipe evaluates.
+    last, _state = load_model_from_checkpoint(out_dir / "last.pt", "cpu")
+    final = predict(last, shards["test"], config.evaluate.batch_size, 0, torch.device("cpu"))
+    extra["last_epoch_test"] = summarize(final.predicted_mm, final.true_mm, final.provenance["action"])["average"]
     return result.predicted_mm, result.true_mm, result.provenance["action"], extra
 
 
@@ -195,6 +200,8 @@ def main() -> None:
     parser.add_argument("--set", default="{}", metavar="JSON", help="config overrides for every row, e.g. model sizes")
     parser.add_argument("--only", action="append", default=[], help="run only rows whose label contains this")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other rows of an existing output file, replace those run now")
     args = parser.parse_args()
     offline_environment()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -261,6 +268,12 @@ def main() -> None:
                      summary["average"]["mpjpe"], summary["average"]["pa_mpjpe"])
         rows.append({"label": "(data)", "perception": perception, "data_seconds": data_seconds,
                      "samples": {part: _count(paths) for part, paths in shards.items()}})
+    if args.update and output.exists():
+        previous = json.loads(output.read_text())["rows"]
+        fresh = {(row["label"], row["perception"]) for row in rows}
+        rows = [row for row in previous if (row["label"], row["perception"]) not in fresh] + rows
+        order = {label: index for index, label in enumerate(variant_label(v) for v in spec["variants"])}
+        rows.sort(key=lambda row: (order.get(row["label"], len(order)), row["perception"]))
     table = markdown([r for r in rows if r["label"] != "(data)"], list(perceptions))
     results = {
         "benchmark": "accuracy", "mode": mode, "units": "mm",
