@@ -198,6 +198,7 @@ def main() -> None:
     parser.add_argument("--perception", action="append", default=[], metavar="NAME=JSON",
                         help="a perception column: overrides of the config's perception: section")
     parser.add_argument("--set", default="{}", metavar="JSON", help="config overrides for every row, e.g. model sizes")
+    parser.add_argument("--only-perception", action="append", default=[], help="run only these perception columns")
     parser.add_argument("--only", action="append", default=[], help="run only rows whose label contains this")
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--update", action="store_true",
@@ -228,6 +229,8 @@ def main() -> None:
     for item in args.perception:
         name, _, text = item.partition("=")
         perceptions[name] = json.loads(text) if text else {}
+    if args.only_perception:
+        perceptions = {name: perceptions[name] for name in args.only_perception}
     if args.only:
         variants = [v for v in variants if any(word in variant_label(v) for word in args.only)]
     workdir = args.workdir / mode
