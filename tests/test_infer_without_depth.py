@@ -13,7 +13,7 @@ import torch
 from pose3d.config import config_from_dict
 from pose3d.inference import InferenceOptions, default_inference_images, options_from_config, run_inference
 from pose3d.models.registry import build_model
-from tests.conftest import tiny_config_dict
+from pose3d.testing.config import tiny_config_dict
 
 
 def save_checkpoint(path: Path, config, name: str, layout: str = "h36m17") -> Path:
@@ -34,9 +34,10 @@ def test_lifter_infers_without_any_depth(tiny_synthetic, tmp_path, depth_backend
     summary = run_inference(checkpoint, images, tmp_path / "out", options)
     assert summary["images_processed"] == len(images) and summary["people_found"] == len(images)
     assert "depth" not in summary["stage_seconds"]  # no depth backend ran, whatever was configured
-    for path in images:
-        joints = np.load(tmp_path / "out" / f"{path.stem}.npy")
-        result = json.loads((tmp_path / "out" / f"{path.stem}.json").read_text())
+    assert len(summary["outputs"]) == len(images)
+    for name in summary["outputs"]:
+        joints = np.load(tmp_path / "out" / f"{name}.npy")
+        result = json.loads((tmp_path / "out" / f"{name}.json").read_text())
         assert joints.shape == (1, 17, 3) and np.isfinite(joints).all() and (joints[..., 2] > 0).all()
         assert result["backends"]["depth"] == "none"
 

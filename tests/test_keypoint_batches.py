@@ -6,13 +6,15 @@ import numpy as np
 import torch
 
 from pose3d import geometry
+from pose3d.testing.shards import write_shards
 from pose3d.training.augment import flip_geometry
 from pose3d.training.keypoint_batches import KeypointBatches, flip_batch
-from tests.training_shards import IMAGE_SIZE, write_tiny_shards
+
+IMAGE_SIZE = 32  # write_shards' crop side
 
 
 def test_batch_flip_equals_the_per_sample_flip(tmp_path):
-    loader = KeypointBatches(write_tiny_shards(tmp_path, 1, 10, subject=1), 10, evaluation=True)
+    loader = KeypointBatches(write_shards(tmp_path, 1, 10, subject=1), 10, evaluation=True)
     batch = {name: values for name, values in loader.arrays.items()}
     flipped = flip_batch(batch, IMAGE_SIZE, "h36m17")
     for i in range(10):
@@ -23,7 +25,7 @@ def test_batch_flip_equals_the_per_sample_flip(tmp_path):
 
 
 def test_flipped_joints_project_onto_flipped_keypoints(tmp_path):
-    loader = KeypointBatches(write_tiny_shards(tmp_path, 1, 32, subject=1), 32, flip_prob=1.0)
+    loader = KeypointBatches(write_shards(tmp_path, 1, 32, subject=1), 32, flip_prob=1.0)
     batch = next(iter(loader))
     intrinsics = geometry.crop_intrinsics(batch["intrinsics"].double(), batch["crop"].double())
     pixels = geometry.camera_to_pixel(batch["joints_3d"].double(), intrinsics[:, :2], intrinsics[:, 2:])
@@ -31,7 +33,7 @@ def test_flipped_joints_project_onto_flipped_keypoints(tmp_path):
 
 
 def test_order_is_a_function_of_the_epoch_and_ranks_share_it(tmp_path):
-    paths = write_tiny_shards(tmp_path, 2, 25, subject=1)
+    paths = write_shards(tmp_path, 2, 25, subject=1)
 
     def frames(epoch, rank=0, world=1):
         loader = KeypointBatches(paths, 4, seed=3, rank=rank, world_size=world)
@@ -47,7 +49,7 @@ def test_order_is_a_function_of_the_epoch_and_ranks_share_it(tmp_path):
 
 
 def test_evaluation_yields_every_sample_once_in_file_order(tmp_path):
-    paths = write_tiny_shards(tmp_path, 2, 7, subject=1)
+    paths = write_shards(tmp_path, 2, 7, subject=1)
     loader = KeypointBatches(paths, 4, evaluation=True, flip_prob=1.0)
     batches = list(loader)
     assert len(loader) == len(batches) == 4

@@ -103,13 +103,15 @@ class _Image:
 
 
 def perception_backends(options: InferenceOptions):
-    """(keypoint backend, depth backend) for inference, from the perception factories."""
+    """(keypoint backend, depth backend) for inference, from the perception factories; depth None for `none`."""
     if options.keypoints_backend not in ("dataset", "yolo"):
         raise ValueError(f"unknown keypoints backend {options.keypoints_backend!r}; allowed: ['dataset', 'yolo']")
     keypoints = build_keypoint_backend(
         options.keypoints_backend, weights=options.yolo_weights, batch_size=options.batch_size,
         confidence=options.confidence, device=options.device, config_key="infer.keypoints_backend",
     )
+    if options.depth_backend == "none":  # a model that reads no depth runs no depth model
+        return keypoints, None
     depth = build_depth_backend(
         options.depth_backend, model=options.depth_model, batch_size=options.depth_batch_size,
         device=options.device, config_key="infer.depth_backend",
