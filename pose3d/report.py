@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from pose3d import viz
-from pose3d.evaluate.report import _replace_text as replace_text
+from pose3d.io import write_text as replace_text
 
 
 def model_rows(metrics_files: Sequence[str | Path]) -> list[dict[str, Any]]:
