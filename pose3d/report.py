@@ -15,6 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pose3d import io as files
 from pose3d import viz
 from pose3d.io import write_text as replace_text
 
@@ -100,7 +101,7 @@ def plot_training_curves(history: Sequence[dict[str, Any]], out_png: str | Path,
         ax.grid(alpha=0.3)
     figure.suptitle(title)
     figure.tight_layout()
-    viz.write_png(out_png, viz.figure_to_array(figure))
+    files.write_png(out_png, viz.figure_to_array(figure))
 
 
 def copy_contact_sheet(infer_dir: str | Path, out_png: str | Path) -> None:
@@ -108,11 +109,11 @@ def copy_contact_sheet(infer_dir: str | Path, out_png: str | Path) -> None:
     sheet = Path(infer_dir) / "contact_sheet.png"
     image = cv2.imread(str(sheet), cv2.IMREAD_COLOR) if sheet.is_file() else None
     if image is not None:
-        viz.write_png(out_png, image[..., ::-1])
+        files.write_png(out_png, image[..., ::-1])
         return
     figure = viz.new_figure((5.0, 1.5), dpi=100)
     ax = figure.add_subplot(1, 1, 1)
     ax.axis("off")
     ax.text(0.5, 0.5, f"no contact sheet in {infer_dir}\n(no image processed, or infer.visualize is false)",
             ha="center", va="center")
-    viz.write_png(out_png, viz.figure_to_array(figure))
+    files.write_png(out_png, viz.figure_to_array(figure))

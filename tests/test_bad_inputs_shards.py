@@ -95,9 +95,9 @@ def train_config(tmp_path):
                         train={"epochs": 1, "batch_size": 4, "augment": {"flip_prob": 0.0}})
 
 
-def train_args(config, train, test, out, *extra):
+def train_args(config, train, val, out, *extra):
     return ["train", "--config", config, "--model", "transformer", "--train-shards", *train,
-            "--test-shards", *test, "--out", out, *extra]
+            "--val-shards", *val, "--out", out, *extra]
 
 
 def test_error_training_names_the_shard_with_a_nan(tmp_path, capsys, train_config):
