@@ -56,6 +56,10 @@ class KeypointsConfig:
     confidence: float
     noise_px: float
     dropout: float
+    error_model: str
+    relative_error: float
+    swap_prob: float
+    occluded_drop_prob: float
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,11 @@ class DepthConfig:
     backend: str
     model: str
     batch_size: int
+    error_model: str
+    scale_log_std: float
+    distortion: float
+    noise: float
+    edge_blur: float
 
 
 @dataclass(frozen=True)
@@ -88,11 +97,16 @@ class SplitConfig:
     test_subjects: list[int]
     train_shards: int
     test_shards: int
+    val_fraction: float
+    val_shards: int
 
 
 @dataclass(frozen=True)
 class ShuffleConfig:
     seed: int
+
+
+MODEL_INPUTS: tuple[str, ...] = ("rgb", "depth", "keypoints")
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,7 @@ class CnnConfig:
     heatmap_sigma: float
     hidden_dim: int
     dropout: float
+    inputs: list[str] = field(default_factory=lambda: list(MODEL_INPUTS))
 
 
 @dataclass(frozen=True)
@@ -113,12 +128,22 @@ class TransformerConfig:
     num_heads: int
     mlp_ratio: float
     dropout: float
+    inputs: list[str] = field(default_factory=lambda: list(MODEL_INPUTS))
+
+
+@dataclass(frozen=True)
+class LifterConfig:
+    hidden_dim: int
+    blocks: int
+    dropout: float
+    train: dict[str, Any] = field(default_factory=dict)  # overrides of `train:` for this model
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     cnn: CnnConfig
     transformer: TransformerConfig
+    lifter: LifterConfig
 
 
 @dataclass(frozen=True)
@@ -289,6 +314,13 @@ def _check_consistency(data: dict[str, Any]) -> None:
         raise ConfigError(
             f"config key 'infer.model': {infer['model']!r} is not trained; allowed values: {data['models']}"
         )
+    if infer["enabled"] and infer["depth_backend"] == "none" and (
+        infer["model"] != "lifter" and "depth" in data["model"][infer["model"]]["inputs"]
+    ):
+        raise ConfigError(
+            f"config key 'infer.depth_backend': 'none' needs a model that reads no depth; "
+            f"model {infer['model']!r} reads {data['model'][infer['model']]['inputs']}"
+        )
     heads = data["model"]["transformer"]
     if heads["embed_dim"] % heads["num_heads"]:
         raise ConfigError(
@@ -374,6 +406,18 @@ def config_with_flags(raw: dict[str, Any], flags: dict[str, tuple[str, Any]]) ->
                 pattern = re.compile(rf"config key '({re.escape(key)}(?:\.[^']*)?)'")
                 message = pattern.sub(lambda match, flag=flag: f"{flag} (config key '{match.group(1)}')", message)
         raise ConfigError(message) from None
+
+
+def model_training_config(config: Config, model_name: str) -> Config:
+    """`config` with `train:` overridden by the model's own training settings, as that model trains.
+
+    Only the lifter has them (`model.lifter.train`): a small MLP that reads no image wants more
+    epochs, another batch size and no DataLoader workers. Other models get `config` itself.
+    """
+    overrides = config.model.lifter.train if model_name == "lifter" else {}
+    if not overrides:
+        return config
+    return config_from_dict(deep_merge(config.to_dict(), {"train": overrides}))
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

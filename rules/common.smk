@@ -9,7 +9,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir)))  # `pose3d` importable without installation too
 
-from pose3d.config import ConfigError, config_from_dict
+from pose3d.config import ConfigError, config_from_dict, model_training_config
 from pose3d.datasets.catalog import DatasetPlan, plan_release
 from pose3d.datasets.frame_steps import frame_step_for_subject
 from pose3d.datasets.layout import SequenceId, annotation_path, sequence_ids
@@ -118,7 +118,8 @@ def remote_or_local(path):
 
 
 TRAIN_SHARDS = [f"{RESULTS}/shuffled/train/{name}" for name in shard_names(CFG.split.train_shards)]
-TEST_SHARDS = [f"{RESULTS}/split/test/{name}" for name in shard_names(CFG.split.test_shards)]
+VAL_SHARDS = [f"{RESULTS}/split/val/{name}" for name in shard_names(CFG.split.val_shards)]  # model selection
+TEST_SHARDS = [f"{RESULTS}/split/test/{name}" for name in shard_names(CFG.split.test_shards)]  # evaluate, infer only
 
 
 def shard_inputs(paths):
@@ -154,9 +155,12 @@ def all_targets():
         targets += [
             f"{RESULTS}/models/{model}/best.pt",
             f"{RESULTS}/eval/{model}/metrics.json",
+            f"{RESULTS}/report/{model}/training_curves.png",
         ]
+    targets.append(f"{RESULTS}/report/models.html")
     if CFG.infer.enabled:
         targets.append(f"{RESULTS}/infer/{CFG.infer.model}/summary.json")
+        targets.append(f"{RESULTS}/report/{CFG.infer.model}/infer_contact_sheet.png")
     return targets
 
 

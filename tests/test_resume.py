@@ -167,3 +167,74 @@ def test_resume_always_refuses_a_checkpoint_of_other_settings(tmp_path, shards):
     changed = _trainer(_config(tmp_path, epochs=1, lr=0.002), shards, tmp_path / "run")
     with pytest.raises(CheckpointError, match="does not fit this run: model or training settings differ"):
         changed.resume_if_possible("always")
+
+
+# -- the keypoint lifter: in-memory KeypointBatches resume as exactly as ShardDataset
+
+
+def _lifter_config(tmp_path, **lifter_train):
+    settings = {"epochs": 2, "batch_size": 4, "preview_samples": 0, "flip_prob": 0.5, **lifter_train}
+    augment = {"flip_prob": settings.pop("flip_prob")}
+    raw = tiny_config_dict(tmp_path / "unused", train={"augment": augment},
+                           model={"lifter": {"train": settings}})
+    return config_from_dict(raw)
+
+
+def test_lifter_signal_mid_epoch_then_resume_equals_straight_run(tmp_path, shards):
+    config = _lifter_config(tmp_path)
+
+    def trainer(out):
+        return build_trainer(config, "lifter", shards[0], shards[1], out, DistContext())
+
+    straight = trainer(tmp_path / "straight")
+    straight.fit()
+    assert straight.steps_per_epoch == 8  # 34 samples, batches of 4
+    interrupted = trainer(tmp_path / "run")
+    _signal_at_step(interrupted, 11)
+    with pytest.raises(TrainingInterrupted, match="SIGTERM"):
+        interrupted.fit()
+    saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert (saved["step"], saved["epoch_step"]) == (11, 3)
+    torch.manual_seed(999)
+    resumed = trainer(tmp_path / "run")
+    assert resumed.resume_if_possible()
+    resumed.fit()
+    assert resumed.step == straight.step == 16
+    _assert_same_weights(straight, resumed)
+
+
+def test_keypoint_batches_skip_to_the_same_batches(shards):
+    from pose3d.training.keypoint_batches import KeypointBatches
+
+    def batches(skip=0, epoch=1):
+        loader = KeypointBatches(shards[0], 4, seed=3, flip_prob=0.5, rank=0, world_size=1)
+        loader.set_epoch(epoch)
+        loader.skip_batches(skip)
+        return [(batch["frame"].tolist(), batch["keypoints_2d"].tolist()) for batch in loader]
+
+    alone = batches()
+    assert len(alone) == 8 and len({f for frames, _ in alone for f in frames}) == 32  # 34 samples, no repeats
+    assert batches() == alone and batches(epoch=2) != alone
+    assert batches(skip=5) == alone[5:]  # the same samples, mirrored the same way
+    assert batches(skip=8) == []
+    loader = KeypointBatches(shards[0], 4, seed=3)
+    assert loader.batches_per_epoch == 8
+    with pytest.raises(ValueError, match="cannot skip 9 batches"):
+        loader.skip_batches(9)
+    loader.skip_batches(2)
+    loader.set_epoch(1)
+    assert loader.start_batch == 0  # a new epoch starts at its first batch
+    with pytest.raises(ValueError, match="training mode"):
+        KeypointBatches(shards[1], 4, evaluation=True).skip_batches(1)
+
+
+def test_weight_settings_hold_the_lifters_own_train_settings(tmp_path):
+    base = weight_settings(_lifter_config(tmp_path), "lifter")
+    assert base["train"]["batch_size"] == 4 and "train" not in base["model_config"]
+    assert weight_settings(_lifter_config(tmp_path, epochs=3), "lifter") != base
+    assert weight_settings(_lifter_config(tmp_path, preview_samples=2), "lifter") == base
+    assert weight_settings(_lifter_config(tmp_path, num_workers=1), "lifter") == base
+    logged = config_from_dict(tiny_config_dict(tmp_path / "unused", train={"augment": {"flip_prob": 0.5}, "log_every": 9},
+                                               model={"lifter": {"train": {"epochs": 2, "batch_size": 4,
+                                                                           "preview_samples": 0}}}))
+    assert weight_settings(logged, "lifter") == base

@@ -20,7 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--config", help="config.yaml: backends, weights, dataset root and infer: settings")
     parser.add_argument("--keypoints-backend", choices=["yolo", "dataset"], help="default: config, else yolo")
-    parser.add_argument("--depth-backend", choices=["depthpro", "dataset"], help="default: config, else depthpro")
+    parser.add_argument(
+        "--depth-backend", choices=["depthpro", "dataset", "none"],
+        help="default: config, else depthpro; none: no depth (a model that reads none, e.g. the lifter, never runs one)",
+    )
     parser.add_argument("--yolo-weights", help="local YOLO pose .pt file (nothing is downloaded)")
     parser.add_argument("--depth-model", help="local DepthPro directory or a cached hub id")
     parser.add_argument("--dataset-root", help="Human3.6M-layout root, for the dataset backends")

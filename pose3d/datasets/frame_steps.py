@@ -2,8 +2,10 @@
 
 The literature trains on every 5th frame and tests on every 64th (or every frame), so
 `dataset.frame_step` applies to the training subjects and `dataset.test_frame_step` (None:
-the same) to the test subjects. A subject in neither list is never read by split; should it
-be built anyway it is treated as training data, the denser step.
+the same) to the test subjects. The validation takes (`split.val_fraction`) are held out of
+the training subjects' sequences, so they take `frame_step` like the rest of those subjects. A
+subject in neither list is never read by split; should it be built anyway it is treated as
+training data, the denser step.
 """
 
 from __future__ import annotations

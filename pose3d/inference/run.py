@@ -105,13 +105,15 @@ class _Image:
 
 
 def perception_backends(options: InferenceOptions):
-    """(keypoint backend, depth backend) for inference, from the perception factories."""
+    """(keypoint backend, depth backend) for inference, from the perception factories; depth None for `none`."""
     if options.keypoints_backend not in ("dataset", "yolo"):
         raise ValueError(f"unknown keypoints backend {options.keypoints_backend!r}; allowed: ['dataset', 'yolo']")
     keypoints = build_keypoint_backend(
         options.keypoints_backend, weights=options.yolo_weights, batch_size=options.batch_size,
         confidence=options.confidence, device=options.device, config_key="infer.keypoints_backend",
     )
+    if options.depth_backend == "none":  # a model that reads no depth runs no depth model
+        return keypoints, None
     depth = build_depth_backend(
         options.depth_backend, model=options.depth_model, batch_size=options.depth_batch_size,
         device=options.device, config_key="infer.depth_backend",
@@ -224,6 +226,7 @@ def run_inference(
             "name": str(ckpt["model_name"]), "checkpoint": str(checkpoint),
             "checkpoint_id": outputs.checkpoint_id(checkpoint),
         }
+        options = _without_unused_depth(options, model)
         keypoint_backend, depth_backend = perception_backends(options)
         needs_dataset = options.keypoints_backend == "dataset" or options.depth_backend == "dataset"
         lookup = None
@@ -307,23 +310,45 @@ def run_inference(
     return summary
 
 
+def _without_unused_depth(options: InferenceOptions, model) -> InferenceOptions:
+    """Options whose depth backend is `none` when the model reads no depth; an error when it needs depth."""
+    from pose3d.config import MODEL_INPUTS
+
+    reads_depth = "depth" in getattr(model, "inputs", MODEL_INPUTS)
+    if reads_depth and options.depth_backend == "none":
+        raise ValueError(
+            f"depth backend 'none': the model reads depth (inputs {list(getattr(model, 'inputs', MODEL_INPUTS))}); "
+            "use 'dataset' or 'depthpro', or a model without depth (the lifter)"
+        )
+    if not reads_depth and options.depth_backend != "none":
+        log.info("the model reads no depth: depth backend %r is not run", options.depth_backend)
+        return replace(options, depth_backend="none")
+    return options
+
+
 def _perceive(items, keypoint_backend, depth_backend, options, skipped, timer, progress) -> list[_Image]:
-    """Fill detections, depth and intrinsics; images that cannot be processed are skipped and reported."""
+    """Fill detections, depth and intrinsics; images that cannot be processed are skipped and reported.
+
+    `depth_backend` None (backend `none`): no depth map, and no focal length estimate from one.
+    """
     frames = [item.frame for item in items]
     with timer("keypoints"):
         detections = keypoint_backend(frames)
-    with timer("depth"):
-        depths = depth_backend(frames)
+    if depth_backend is None:
+        depths = [None] * len(frames)
+    else:
+        with timer("depth"):
+            depths = depth_backend(frames)
     kept = []
     for item, found, depth in zip(items, detections, depths, strict=True):
-        if depth is None:
+        if depth is None and depth_backend is not None:
             log.warning("skipping %s: no depth map (dataset depth backend and no depth file)", item.path)
             skipped.append({"path": str(item.path), "reason": "no depth map for this image in the dataset"})
             progress.update(1)
             continue
         try:
             item.intrinsics, item.intrinsics_source = choose_intrinsics(
-                options.intrinsics, item.frame, depth.focal_px, item.image_rgb.shape[:2]
+                options.intrinsics, item.frame, depth.focal_px if depth is not None else None, item.image_rgb.shape[:2]
             )
         except PerceptionError as error:
             log.warning("skipping: %s", error)
@@ -336,7 +361,7 @@ def _perceive(items, keypoint_backend, depth_backend, options, skipped, timer, p
         )
         item.detections = found
         item.keypoints_layout = keypoint_backend.layout
-        item.depth_m = depth.depth_m
+        item.depth_m = depth.depth_m if depth is not None else None
         if item.frame.joints_cam_mm is not None and options.keypoints_backend == "dataset" and len(found):
             item.joints_gt_mm = np.asarray(item.frame.joints_cam_mm, np.float64)[None]
         kept.append(item)

@@ -19,15 +19,16 @@ from pose3d.models.common import count_parameters
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES: tuple[str, ...] = ("cnn", "transformer")
+MODEL_NAMES: tuple[str, ...] = ("cnn", "transformer", "lifter")
 CHECKPOINT_KEYS: tuple[str, ...] = ("model", "model_name", "config", "keypoints_layout")
 
 
 def build_model(name: str, config: Config, keypoints_layout: str) -> nn.Module:
-    """The model `name` ("cnn" | "transformer") sized by `config.model`, for 2D keypoints in `keypoints_layout`.
+    """The model `name` ("cnn" | "transformer" | "lifter") sized by `config.model`, for 2D keypoints in `keypoints_layout`.
 
-    Every model maps a batch dict (image, depth, keypoints_2d, intrinsics, crop) to joints_rel_mm
-    (B, 17, 3), root_mm (B, 3) and joints_mm (B, 17, 3), Human3.6M-17 in camera space.
+    Every model maps a batch dict (image, depth, keypoints_2d, intrinsics, crop; only the fields of
+    its `pose3d.models.inputs.model_inputs`) to joints_rel_mm (B, 17, 3), root_mm (B, 3) and
+    joints_mm (B, 17, 3), Human3.6M-17 in camera space.
     """
     skeleton.get_layout(keypoints_layout)  # a clear error for an unknown layout
     image_size = config.shards.image_size
@@ -39,6 +40,10 @@ def build_model(name: str, config: Config, keypoints_layout: str) -> nn.Module:
         from pose3d.models.transformer import TransformerPoseModel
 
         model = TransformerPoseModel(config.model.transformer, image_size, keypoints_layout)
+    elif name == "lifter":
+        from pose3d.models.lifter import LifterPoseModel
+
+        model = LifterPoseModel(config.model.lifter, keypoints_layout)
     else:
         raise ValueError(f"unknown model {name!r}; known: {list(MODEL_NAMES)}")
     log.info("built model %s (%s keypoints): %.2fM parameters", name, keypoints_layout, count_parameters(model) / 1e6)

@@ -19,6 +19,7 @@ TINY_OVERRIDES = {
     "model": {
         "cnn": {"backbone": "resnet18", "hidden_dim": 64, "heatmap_size": 16},
         "transformer": {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2},
+        "lifter": {"hidden_dim": 64, "blocks": 1, "train": {"epochs": 2, "batch_size": 8}},
     },
     "train": {"epochs": 1, "batch_size": 8, "num_workers": 0, "shuffle_buffer": 16, "warmup_steps": 2, "log_every": 1},
     "evaluate": {"batch_size": 16, "sheet_samples": 2},

@@ -153,15 +153,19 @@ def jitter_colour(image: np.ndarray, rng: np.random.Generator, strength: float) 
     return pixels.astype(image.dtype)
 
 
-def apply_geometry(sample: Sample, geo: Sample, affine: np.ndarray) -> Sample:
-    """The sample with new geometry fields and its image/depth warped once by `affine`."""
+def apply_geometry(sample: Sample, geo: Sample, affine: np.ndarray, image_size: int | None = None) -> Sample:
+    """The sample with new geometry fields and its image/depth (those it has) warped once by `affine`.
+
+    `image_size` is the crop side, needed only for a sample with depth but no image.
+    """
     out = dict(sample)
     for key in ("keypoints_2d", "joints_3d", "crop"):
         out[key] = geo[key]
     if not np.allclose(affine, np.eye(3)):
-        size = _image_size(sample)
-        out["image"] = warp_image(np.asarray(sample["image"]), affine)
+        if "image" in sample:
+            out["image"] = warp_image(np.asarray(sample["image"]), affine)
         if "depth" in sample:
+            size = _image_size(sample) if "image" in sample else image_size
             out["depth"] = warp_depth(np.asarray(sample["depth"]), affine, size)
     return out
 
@@ -174,8 +178,9 @@ class PoseAugmentor:
     worker's torch seed), so workers do not repeat each other's augmentations.
     """
 
-    def __init__(self, config: AugmentConfig, keypoints_layout: str, seed: int) -> None:
+    def __init__(self, config: AugmentConfig, keypoints_layout: str, seed: int, image_size: int | None = None) -> None:
         skeleton.get_layout(keypoints_layout)
+        self.image_size = image_size  # the crop side of samples that carry no image (keypoint-only)
         self.config = config
         self.keypoints_layout = keypoints_layout
         self.seed = seed
@@ -199,7 +204,12 @@ class PoseAugmentor:
         """Augment one sample; draws from `rng` when given, else from this worker's own stream."""
         rng = self._generator() if rng is None else rng
         cfg = self.config
-        size = _image_size(sample)
+        if "image" in sample:
+            size = _image_size(sample)
+        elif self.image_size is not None:
+            size = self.image_size
+        else:
+            raise ValueError("a sample without an image needs PoseAugmentor(image_size=...) (the crop side)")
         geo = {key: sample[key] for key in _GEOMETRY_KEYS}
         affine = np.eye(3)
         if rng.random() < cfg.flip_prob:
@@ -215,7 +225,7 @@ class PoseAugmentor:
         if zoom != 1.0 or shift != (0.0, 0.0):
             geo, step = crop_jitter_geometry(geo, size, zoom, shift)
             affine = step @ affine
-        out = apply_geometry(sample, geo, affine)
-        if rng.random() < cfg.color_prob:
+        out = apply_geometry(sample, geo, affine, size)
+        if rng.random() < cfg.color_prob and "image" in out:
             out["image"] = jitter_colour(np.asarray(out["image"]), rng, cfg.color_strength)
         return out

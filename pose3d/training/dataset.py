@@ -13,6 +13,10 @@ each into a batched torch tensor with a leading batch axis B):
 | crop           | float32 (3,)         | x0, y0, scale: original pixel = crop pixel * scale + (x0, y0)   |
 | subject, action, subaction, camera, frame | int64 () | provenance                              |
 
+`fields` (default: all) names the image-side fields a consumer needs: a sample without `image`
+or `depth` in it never reads or decodes them (a keypoint-only model trains from the small arrays).
+The geometry (keypoints_2d, joints_3d, intrinsics, crop) and provenance are always present.
+
 `transform` (e.g. the augmentor) receives exactly this dict and must return one in the same
 contract; it runs inside the DataLoader worker.
 
@@ -104,9 +108,14 @@ class ShardDataset(IterableDataset):
         rank: int | None = None,
         world_size: int | None = None,
         batch_size: int = 1,
+        fields: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.paths = [str(path) for path in paths]
+        # Sample field -> stored dataset, for the two that are expensive and only some models read.
+        optional = {"image": schema.IMAGE, "depth": schema.DEPTH}
+        skipped = {optional[name] for name in optional if fields is not None and name not in fields}
+        self.datasets = tuple(name for name in schema.ALL_DATASETS if name not in skipped)
         if not self.paths:
             raise ShardError("ShardDataset needs at least one shard")
         self.cache = cache
@@ -236,7 +245,7 @@ class ShardDataset(IterableDataset):
                     if shard not in readers:
                         readers[shard] = open_shard(self.paths[shard], self.cache)
                     begin, end = block[1], min(block[1] + READ_BLOCK, self.infos[shard].num_samples)
-                    data = readers[shard].read(begin, end)
+                    data = readers[shard].read(begin, end, datasets=self.datasets)
                     loaded[block] = {r: {name: np.array(values[r - begin]) for name, values in data.items()}
                                      for r in rows_of_block[block]}
                 yield loaded[block].pop(row), shard
@@ -255,7 +264,7 @@ class ShardDataset(IterableDataset):
                 if shard not in readers:
                     readers[shard] = open_shard(self.paths[shard], self.cache)
                 for b in range(begin, end, READ_BLOCK):
-                    batch = readers[shard].read(b, min(b + READ_BLOCK, end))
+                    batch = readers[shard].read(b, min(b + READ_BLOCK, end), datasets=self.datasets)
                     for i in range(len(batch[schema.JOINTS_3D])):
                         # Copies, so a kept row does not hold its whole block alive.
                         yield {name: np.array(values[i]) for name, values in batch.items()}, shard
@@ -275,16 +284,19 @@ def keypoints_layout_of(infos: Sequence[ShardInfo]) -> str:
 
 
 def _to_sample(row: dict[str, Any], info: ShardInfo) -> Sample:
-    """One stored row -> one sample in the contract (image decoded)."""
-    image = decode_image(row[schema.IMAGE], info.image_codec, info.path)
-    sample: Sample = {
-        "image": np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0),
-        "depth": row[schema.DEPTH].astype(np.float32)[None],
+    """One stored row -> one sample in the contract (image decoded; image and depth only when read)."""
+    sample: Sample = {}
+    if schema.IMAGE in row:
+        image = decode_image(row[schema.IMAGE], info.image_codec, info.path)
+        sample["image"] = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0)
+    if schema.DEPTH in row:
+        sample["depth"] = row[schema.DEPTH].astype(np.float32)[None]
+    sample.update({
         "keypoints_2d": row[schema.KEYPOINTS_2D].astype(np.float32),
         "joints_3d": row[schema.JOINTS_3D].astype(np.float32),
         "intrinsics": row[schema.INTRINSICS].astype(np.float32),
         "crop": row[schema.CROP].astype(np.float32),
-    }
+    })
     for name in schema.PROVENANCE:
         sample[name] = np.int64(row[name])
     return sample

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pose3d.config import Config
+from pose3d.config import Config, model_training_config
 
 # train.* keys that never change the trained weights: logging, loader parallelism, where it runs,
 # how often it checkpoints. (num_workers is among them because the data order does not depend on
@@ -29,10 +29,13 @@ def weight_settings(config: Config, model_name: str) -> dict[str, Any]:
     cannot change the weights neither retrains nor refuses a checkpoint.
     """
     full = config.to_dict()
+    model_config = {key: value for key, value in full["model"][model_name].items() if key != "train"}
+    # The model's own training settings (model.<name>.train) override train: as that model trains.
+    trained = model_training_config(config, model_name).to_dict()["train"]
     return {
         "model": model_name,
-        "model_config": full["model"][model_name],
-        "train": {key: value for key, value in full["train"].items() if key not in NOT_WEIGHT_KEYS},
+        "model_config": model_config,
+        "train": {key: value for key, value in trained.items() if key not in NOT_WEIGHT_KEYS},
     }
 
 

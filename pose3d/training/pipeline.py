@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from pose3d.config import Config
+from pose3d.config import Config, model_training_config
+from pose3d.shards import schema
 from pose3d.shards.reader import localize_shards
 from pose3d.training.checkpoint import seed_everything
 from pose3d.training.distributed import DistContext, init_distributed, shutdown_distributed
@@ -34,12 +35,13 @@ class EpochSeededAugmentor:
     (which never augments the batches it skips).
     """
 
-    def __init__(self, config: Config, keypoints_layout: str, seed: int) -> None:
+    def __init__(self, config: Config, keypoints_layout: str, seed: int, image_size: int | None = None) -> None:
         from pose3d.training.augment import PoseAugmentor
 
         self.seed = seed
         self.epoch = 0
-        self.augmentor = PoseAugmentor(config.train.augment, keypoints_layout, seed)
+        # image_size: the crop side, for samples read without their image (a depth-only model).
+        self.augmentor = PoseAugmentor(config.train.augment, keypoints_layout, seed, image_size)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -78,52 +80,84 @@ def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: 
     )
 
 
+def refuse_test_shards(infos: Sequence[Any], role: str) -> None:
+    """Training reads train and validation shards only: a shard written as `test` is an error naming it."""
+    for info in infos:
+        if str(info.attrs.get(schema.ATTR_SPLIT, "")) == "test":
+            raise ValueError(
+                f"{info.path} is a test shard (attribute split = 'test') given as {role} data; training selects "
+                "its model on the validation shards (results/split/val), the test shards are for evaluation only"
+            )
+
+
 def build_trainer(
     config: Config,
     model_name: str,
     train_shards: Sequence[str | Path],
-    test_shards: Sequence[str | Path],
+    val_shards: Sequence[str | Path],
     out_dir: str | Path | None,
     context: DistContext,
     sample_log_dir: str | Path | None = None,
 ) -> Trainer:
-    """Everything a training run needs, built in a deterministic order from `train.seed`."""
+    """Everything a training run needs, built in a deterministic order from `train.seed`.
+
+    The datasets read only the fields the model's inputs need; `config.train` is first overridden
+    by the model's own training settings (`model_training_config`).
+    """
+    from pose3d.models.inputs import model_inputs, sample_fields
     from pose3d.models.registry import build_model
     from pose3d.training.dataset import ShardDataset
     from pose3d.training.loss import PoseLoss
 
+    config = model_training_config(config, model_name)
+    fields = sample_fields(model_inputs(model_name, config))
     cfg = config.train
     # Remote shards (storage.remote) are read from the local shard cache, never over the network.
     train_shards = localize_shards(train_shards, config.storage)
-    test_shards = localize_shards(test_shards, config.storage)
+    val_shards = localize_shards(val_shards, config.storage)
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
-    train_set = ShardDataset(train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True,
-                             batch_size=cfg.batch_size)
+    if {"image", "depth"} & set(fields):
+        train_set = ShardDataset(train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True,
+                                 batch_size=cfg.batch_size, fields=fields)
+        train_set.transform = EpochSeededAugmentor(
+            config, train_set.keypoints_layout, cfg.seed, train_set.infos[0].image_size
+        )
+        val_set = ShardDataset(val_shards, evaluation=True, rank=0, world_size=1, fields=fields)
+        train_loader = make_loader(train_set, config, context.device, cfg.batch_size, train=True)
+        val_loader = make_loader(val_set, config, context.device, config.evaluate.batch_size, train=False)
+        per_rank = len(train_set)
+    else:  # keypoint-only: the small arrays in memory, mirrored per batch (see keypoint_batches)
+        from pose3d.training.keypoint_batches import KeypointBatches
+
+        train_set = KeypointBatches(train_shards, cfg.batch_size, seed=cfg.seed, flip_prob=cfg.augment.flip_prob)
+        val_set = KeypointBatches(val_shards, config.evaluate.batch_size, evaluation=True, rank=0, world_size=1)
+        train_loader, val_loader = train_set, val_set
+        per_rank = train_set.samples_on_rank
     layout = train_set.keypoints_layout
-    train_set.transform = EpochSeededAugmentor(config, layout, cfg.seed)
-    val_set = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1)
+    refuse_test_shards(val_set.infos, "validation")
+    refuse_test_shards(train_set.infos, "training")
     if val_set.keypoints_layout != layout:
-        raise ValueError(f"train shards have {layout} keypoints but test shards {val_set.keypoints_layout}")
+        raise ValueError(f"train shards have {layout} keypoints but validation shards {val_set.keypoints_layout}")
     model = build_model(model_name, config, layout)
     seed_everything(cfg.seed + context.rank)  # dropout and loader seeds differ per rank
     steps = steps_per_epoch(train_set.batches_per_epoch, cfg.grad_accum_steps)
     if steps == 0:
         raise ValueError(
-            f"{len(train_set)} training samples per rank are fewer than one optimizer step "
+            f"{per_rank} training samples per rank are fewer than one optimizer step "
             f"(train.batch_size {cfg.batch_size} x grad_accum_steps {cfg.grad_accum_steps}); "
             "lower train.batch_size"
         )
     log.info(
-        "training %s: %d train samples (%d per rank, %d steps/epoch), %d test samples, world size %d, device %s",
-        model_name, train_set.total_samples, len(train_set), steps, val_set.total_samples, context.world_size,
+        "training %s: %d train samples (%d per rank, %d steps/epoch), %d validation samples, world size %d, device %s",
+        model_name, train_set.total_samples, per_rank, steps, val_set.total_samples, context.world_size,
         context.device,
     )
     return Trainer(
         config,
         model,
         PoseLoss(cfg.loss),
-        make_loader(train_set, config, context.device, cfg.batch_size, train=True),
-        make_loader(val_set, config, context.device, config.evaluate.batch_size, train=False),
+        train_loader,
+        val_loader,
         out_dir,
         model_name=model_name,
         keypoints_layout=layout,
@@ -138,7 +172,7 @@ def train_model(
     config: Config,
     model_name: str,
     train_shards: Sequence[str | Path],
-    test_shards: Sequence[str | Path],
+    val_shards: Sequence[str | Path],
     out_dir: str | Path,
     *,
     resume: str = "auto",
@@ -152,7 +186,7 @@ def train_model(
     """
     context = init_distributed(config.train.device)
     try:
-        trainer = build_trainer(config, model_name, train_shards, test_shards, out_dir, context, sample_log_dir)
+        trainer = build_trainer(config, model_name, train_shards, val_shards, out_dir, context, sample_log_dir)
         if resume != "never":
             trainer.resume_if_possible(resume)
         return trainer.fit()

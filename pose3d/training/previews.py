@@ -45,7 +45,11 @@ def preview_figure(
     figure = viz.new_figure((6.0, 3.0 * count), dpi=80)
     for row in range(count):
         ax_image = figure.add_subplot(count, 2, 2 * row + 1)
-        crop = crop_to_uint8(batch["image"][row])
+        if "image" in batch:
+            crop = crop_to_uint8(batch["image"][row])
+        else:  # a keypoint-only model's batch: draw its 2D input on a blank crop
+            side = int(np.ceil(np.nanmax(np.abs(np.asarray(batch["keypoints_2d"][row])[:, :2]), initial=63.0))) + 1
+            crop = np.full((side, side, 3), 255, np.uint8)
         ax_image.imshow(crop_with_keypoints(crop, np.asarray(batch["keypoints_2d"][row]), keypoints_layout))
         ax_image.axis("off")
         ax_3d = figure.add_subplot(count, 2, 2 * row + 2, projection="3d")
