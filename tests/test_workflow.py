@@ -163,6 +163,12 @@ def test_whole_dag_end_to_end(tmp_path):
     edited["split"]["train_subjects"], edited["split"]["test_subjects"] = [9], [1]
     edited_file = tmp_path / "edited.yaml"
     edited_file.write_text(yaml.safe_dump(edited))
+    # A subject that changes role changes frame step, so its preprocess reruns ...
+    jobs = _jobs_of(_snakemake(workdir, edited_file, targets, "-n"))
+    assert {"preprocess", "chunk"} <= jobs, jobs
+    # ... and with the steps swapped too, every subject keeps its frames: only split and later stages rerun.
+    edited["dataset"]["frame_step"], edited["dataset"]["test_frame_step"] = 4, 2
+    edited_file.write_text(yaml.safe_dump(edited))
     jobs = _jobs_of(_snakemake(workdir, edited_file, targets, "-n"))
     assert jobs == {"all", "split", "shuffle", "train", "evaluate", "infer", *REPORT_RULES}, jobs
 
