@@ -88,6 +88,8 @@ class SplitConfig:
     test_subjects: list[int]
     train_shards: int
     test_shards: int
+    val_fraction: float
+    val_shards: int
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,8 @@ def remote_or_local(path):
 
 
 TRAIN_SHARDS = [f"{RESULTS}/shuffled/train/{name}" for name in shard_names(CFG.split.train_shards)]
-TEST_SHARDS = [f"{RESULTS}/split/test/{name}" for name in shard_names(CFG.split.test_shards)]
+VAL_SHARDS = [f"{RESULTS}/split/val/{name}" for name in shard_names(CFG.split.val_shards)]  # model selection
+TEST_SHARDS = [f"{RESULTS}/split/test/{name}" for name in shard_names(CFG.split.test_shards)]  # evaluate, infer only
 
 
 def shard_inputs(paths):

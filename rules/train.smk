@@ -1,5 +1,6 @@
-# train: one model on the shuffled train shards, validated each epoch on the test shards.
-# Writes best.pt (lowest validation MPJPE), history.json and tensorboard/. The resume checkpoints
+# train: one model on the shuffled train shards, validated each epoch on the validation shards
+# (whole takes of the train subjects; the test shards are no input of this rule).
+# Writes best.pt (lowest validation MPJPE, mean over actions), history.json and tensorboard/. The resume checkpoints
 # (checkpoints/last.pt, checkpoints/best.pt) are deliberately not outputs: Snakemake deletes the
 # outputs of a failed or rerun job, and a killed or preempted training must continue from them.
 # A rerun resumes whenever checkpoints/last.pt was made with the same weight settings, shards
@@ -12,7 +13,7 @@
 rule train:
     input:
         train=shard_inputs(TRAIN_SHARDS),
-        test=shard_inputs(TEST_SHARDS),
+        val=shard_inputs(VAL_SHARDS),
     output:
         best=f"{RESULTS}/models/{{model}}/best.pt",
         history=f"{RESULTS}/models/{{model}}/history.json",
@@ -23,7 +24,7 @@ rule train:
         # Shard paths relative to the remote (or local), and the remote without its credentials:
         # the script rebuilds the real rclone queries from the config, so no secret is a param.
         train_shards=TRAIN_SHARDS,
-        test_shards=TEST_SHARDS,
+        val_shards=VAL_SHARDS,
         remote=redact_secrets(CFG.storage.remote),
         # Only what changes the trained weights (not log_every, num_workers, device, ...), so other
         # edits do not retrain; the script types the full config itself.

@@ -184,7 +184,10 @@ def shuffle_shards(input_paths: Sequence[str | Path], output_paths: Sequence[str
     parts = [out.with_name(f".{out.stem}.unshuffled.h5") for out in outputs]
     # Keep the buffered samples of all open writers to about one read block.
     flush_every = max(8, READ_BLOCK // len(outputs))
-    attrs = {"shuffle_seed": int(seed)}
+    attrs: dict[str, Any] = {"shuffle_seed": int(seed)}
+    splits = {str(info.attrs.get(schema.ATTR_SPLIT, "")) for info in infos}
+    if len(splits) == 1 and "" not in splits:
+        attrs[schema.ATTR_SPLIT] = splits.pop()  # shuffled train shards stay labelled "train"
     try:
         writers = [ShardWriter(part, flush_every=flush_every, **settings) for part in parts]
         try:

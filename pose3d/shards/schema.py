@@ -36,4 +36,5 @@ ATTR_IMAGE_SIZE = "image_size"  # S
 ATTR_DEPTH_SIZE = "depth_size"  # Sd
 ATTR_IMAGE_CODEC = "image_codec"  # "jpeg" | "raw"
 ATTR_SOURCE = "source"  # free text: dataset source and perception backends
+ATTR_SPLIT = "split"  # split shards: "train" | "val" | "test" (shuffled train shards keep "train")
 ATTR_NUM_SAMPLES = "num_samples"  # written last; a file without it was never finished

@@ -3,7 +3,7 @@
 One process (what torchrun runs on every rank, too):
 
     python -m pose3d.training.launch --config config/config.yaml --model cnn \\
-        --train-shards results/shuffled/train/shard_*.h5 --test-shards results/split/test/shard_*.h5 \\
+        --train-shards results/shuffled/train/shard_*.h5 --val-shards results/split/val/shard_*.h5 \\
         --out results/models/cnn
 
 When `train.gpus` (or `--gpus`) is above 1 and this process is not already a torchrun worker,
@@ -13,7 +13,7 @@ it re-launches itself as `python -m torch.distributed.run --standalone --nproc_p
     srun --nodes $N --ntasks-per-node 1 python -m torch.distributed.run \\
         --nnodes $SLURM_NNODES --node_rank $SLURM_NODEID --nproc_per_node $GPUS_PER_NODE \\
         --rdzv_backend c10d --rdzv_endpoint $(scontrol show hostnames | head -n1):29500 \\
-        -m pose3d.training.launch --config ... --model cnn --train-shards ... --test-shards ... --out ...
+        -m pose3d.training.launch --config ... --model cnn --train-shards ... --val-shards ... --out ...
 
 torchrun sets RANK / WORLD_SIZE / LOCAL_RANK, so the workers train instead of re-launching.
 """
@@ -42,7 +42,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="config/config.yaml", help="workflow config (YAML)")
     parser.add_argument("--model", required=True, help="model name: cnn | transformer")
     parser.add_argument("--train-shards", nargs="+", required=True, help="training shards (shuffled)")
-    parser.add_argument("--test-shards", nargs="+", required=True, help="validation shards (held-out subjects)")
+    parser.add_argument("--val-shards", nargs="+", required=True,
+                        help="validation shards (results/split/val: held-out takes of the train subjects)")
     parser.add_argument("--out", required=True,
                         help="output folder: best.pt, history.json, tensorboard/, checkpoints/")
     parser.add_argument("--gpus", type=int, default=None, help="processes per node (default: train.gpus)")
@@ -76,7 +77,7 @@ def run_training(
     config: Config,
     model_name: str,
     train_shards: Sequence[str | Path],
-    test_shards: Sequence[str | Path],
+    val_shards: Sequence[str | Path],
     out_dir: str | Path,
     *,
     gpus: int | None = None,
@@ -99,11 +100,11 @@ def run_training(
         # Remote shards are copied into the cache here, once: the workers get local paths and a
         # config without the remote's credentials (the command line and this file are logged).
         train_shards = localize_shards(train_shards, config.storage)
-        test_shards = localize_shards(test_shards, config.storage)
+        val_shards = localize_shards(val_shards, config.storage)
         config_path = out_dir / "train_config.yaml"  # the workers read the validated config from here
         config_path.write_text(yaml.safe_dump(config.redacted_dict(), sort_keys=False))
         args = ["--config", str(config_path), "--model", model_name, "--out", str(out_dir), "--gpus", str(nproc),
-                "--train-shards", *map(str, train_shards), "--test-shards", *map(str, test_shards)]
+                "--train-shards", *map(str, train_shards), "--val-shards", *map(str, val_shards)]
         args += {"always": ["--resume"], "never": ["--no-resume"]}.get(resume, [])
         if sample_log is not None:
             args += ["--sample-log", str(sample_log)]
@@ -133,7 +134,7 @@ def run_training(
         return 0
     from pose3d.training.pipeline import train_model
 
-    train_model(config, model_name, train_shards, test_shards, out_dir, resume=resume, sample_log_dir=sample_log)
+    train_model(config, model_name, train_shards, val_shards, out_dir, resume=resume, sample_log_dir=sample_log)
     return 0
 
 
@@ -148,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     config = load_config(args.config)
     return run_training(
-        config, args.model, args.train_shards, args.test_shards, args.out,
+        config, args.model, args.train_shards, args.val_shards, args.out,
         gpus=args.gpus, resume=args.resume, sample_log=args.sample_log,
     )
 

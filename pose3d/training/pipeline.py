@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from pose3d.config import Config
+from pose3d.shards import schema
 from pose3d.shards.reader import localize_shards
 from pose3d.training.checkpoint import seed_everything
 from pose3d.training.distributed import DistContext, init_distributed, shutdown_distributed
@@ -78,11 +79,31 @@ def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: 
     )
 
 
+def refuse_val_shards(infos: Sequence[Any], role: str) -> None:
+    """Training reads train and validation shards only: a shard written as `test` is an error naming it."""
+    for info in infos:
+        if str(info.attrs.get(schema.ATTR_SPLIT, "")) == "test":
+            raise ValueError(
+                f"{info.path} is a test shard (attribute split = 'test') given as {role} data; training selects "
+                "its model on the validation shards (results/split/val), the test shards are for evaluation only"
+            )
+
+
+def refuse_test_shards(infos: Sequence[Any], role: str) -> None:
+    """Training reads train and validation shards only: a shard written as `test` is an error naming it."""
+    for info in infos:
+        if str(info.attrs.get(schema.ATTR_SPLIT, "")) == "test":
+            raise ValueError(
+                f"{info.path} is a test shard (attribute split = 'test') given as {role} data; training selects "
+                "its model on the validation shards (results/split/val), the test shards are for evaluation only"
+            )
+
+
 def build_trainer(
     config: Config,
     model_name: str,
     train_shards: Sequence[str | Path],
-    test_shards: Sequence[str | Path],
+    val_shards: Sequence[str | Path],
     out_dir: str | Path | None,
     context: DistContext,
     sample_log_dir: str | Path | None = None,
@@ -95,15 +116,17 @@ def build_trainer(
     cfg = config.train
     # Remote shards (storage.remote) are read from the local shard cache, never over the network.
     train_shards = localize_shards(train_shards, config.storage)
-    test_shards = localize_shards(test_shards, config.storage)
+    val_shards = localize_shards(val_shards, config.storage)
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
     train_set = ShardDataset(train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True,
                              batch_size=cfg.batch_size)
     layout = train_set.keypoints_layout
     train_set.transform = EpochSeededAugmentor(config, layout, cfg.seed)
-    val_set = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1)
+    val_set = ShardDataset(val_shards, evaluation=True, rank=0, world_size=1)
+    refuse_test_shards(val_set.infos, "validation")
+    refuse_test_shards(train_set.infos, "training")
     if val_set.keypoints_layout != layout:
-        raise ValueError(f"train shards have {layout} keypoints but test shards {val_set.keypoints_layout}")
+        raise ValueError(f"train shards have {layout} keypoints but validation shards {val_set.keypoints_layout}")
     model = build_model(model_name, config, layout)
     seed_everything(cfg.seed + context.rank)  # dropout and loader seeds differ per rank
     steps = steps_per_epoch(train_set.batches_per_epoch, cfg.grad_accum_steps)
@@ -114,7 +137,7 @@ def build_trainer(
             "lower train.batch_size"
         )
     log.info(
-        "training %s: %d train samples (%d per rank, %d steps/epoch), %d test samples, world size %d, device %s",
+        "training %s: %d train samples (%d per rank, %d steps/epoch), %d validation samples, world size %d, device %s",
         model_name, train_set.total_samples, len(train_set), steps, val_set.total_samples, context.world_size,
         context.device,
     )
@@ -138,7 +161,7 @@ def train_model(
     config: Config,
     model_name: str,
     train_shards: Sequence[str | Path],
-    test_shards: Sequence[str | Path],
+    val_shards: Sequence[str | Path],
     out_dir: str | Path,
     *,
     resume: str = "auto",
@@ -152,7 +175,7 @@ def train_model(
     """
     context = init_distributed(config.train.device)
     try:
-        trainer = build_trainer(config, model_name, train_shards, test_shards, out_dir, context, sample_log_dir)
+        trainer = build_trainer(config, model_name, train_shards, val_shards, out_dir, context, sample_log_dir)
         if resume != "never":
             trainer.resume_if_possible(resume)
         return trainer.fit()

@@ -4,7 +4,7 @@
     train_epoch()         draw `grad_accum_steps` micro-batches, optimizer_step(), log, step checkpoints
     optimizer_step()      zero grads, accumulate_gradients(), clip, AdamW step, scheduler step
     accumulate_gradients()  forward + loss + backward per micro-batch (DDP syncs on the last one only)
-    validate()            MPJPE / PA-MPJPE on the test shards, TensorBoard previews
+    validate()            MPJPE / PA-MPJPE (mean over actions) on the validation shards, TensorBoard previews
 
 Checkpoints hold everything a resume needs (model, optimizer, scheduler, step, epoch, the position
 inside the epoch, best metric, history, every rank's RNG states), so resuming from
@@ -29,7 +29,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -99,7 +98,7 @@ def decay_parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[s
 
 
 class Trainer:
-    """Trains one model on a train loader and validates it on a test loader.
+    """Trains one model on a train loader and selects it on a validation loader (never the test split).
 
     `train_loader` / `val_loader` yield batch dicts (see pose3d.training.dataset); when the train
     loader's dataset (or its `transform`) has `set_epoch`, it is called before each epoch so the
@@ -121,8 +120,10 @@ class Trainer:
         context: DistContext | None = None,
         sample_log_dir: str | Path | None = None,
         identity: dict[str, Any] | None = None,
+        val_split: str = "val",
     ) -> None:
         self.config = config
+        self.val_split = val_split  # the split `val_loader` reads, named in history.json
         self.train_cfg = config.train
         self.context = context or DistContext(device=next(model.parameters()).device)
         self.device = self.context.device
@@ -306,11 +307,11 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self, epoch: int) -> dict[str, Any]:
-        """MPJPE and PA-MPJPE (mm, mean over samples) and the loss on the whole test set; rank 0 only."""
+        """MPJPE and PA-MPJPE (mm, mean over actions) and the loss on the whole validation set; rank 0 only."""
         if self.val_loader is None or not self.context.is_main:
             return {}
         self.model.eval()
-        predicted, target = [], []
+        predicted, target, actions = [], [], []
         loss_sum, count = 0.0, 0
         preview = None
         for batch in self.val_loader:
@@ -321,20 +322,27 @@ class Trainer:
             joints = prediction["joints_mm"].float().cpu()
             predicted.append(joints)
             target.append(batch["joints_3d"].float().cpu())
+            actions.append(torch.as_tensor(batch["action"]).cpu() if "action" in batch else torch.zeros(len(joints)))
             loss_sum += float(total) * len(joints)
             count += len(joints)
             if preview is None:
                 preview = (batch, joints)
         self.model.train()
         if count == 0:
-            log.warning("validation: the test loader yielded no samples")
+            log.warning("validation: the validation loader yielded no samples")
             return {}
         predicted_mm = torch.cat(predicted).double().numpy()
         target_mm = torch.cat(target).double().numpy()
+        errors = {"mpjpe": metrics.mpjpe(predicted_mm, target_mm), "pa_mpjpe": metrics.pa_mpjpe(predicted_mm, target_mm)}
+        # Averaged as evaluation averages (metrics.json): the mean over actions, each action weighing the same.
+        table = metrics.per_action_table(errors, torch.cat(actions).numpy())
         result = {
+            "val_split": self.val_split,
+            "val_averaging": "mean over actions",
             "val_loss": loss_sum / count,
-            "val_mpjpe": float(np.mean(metrics.mpjpe(predicted_mm, target_mm))),
-            "val_pa_mpjpe": float(np.mean(metrics.pa_mpjpe(predicted_mm, target_mm))),
+            "val_mpjpe": table["average"]["mpjpe"],
+            "val_pa_mpjpe": table["average"]["pa_mpjpe"],
+            "val_mpjpe_all_samples": table["all_samples"]["mpjpe"],
             "val_samples": count,
         }
         if self.writer is not None:
@@ -342,8 +350,8 @@ class Trainer:
                 self.writer.add_scalar(f"val/{key.removeprefix('val_')}", result[key], self.step)
             self._write_previews(preview)
         log.info(
-            "epoch %d: val MPJPE %.1f mm, PA-MPJPE %.1f mm (%d samples)",
-            epoch + 1, result["val_mpjpe"], result["val_pa_mpjpe"], count,
+            "epoch %d: %s MPJPE %.1f mm, PA-MPJPE %.1f mm (mean over actions, %d samples)",
+            epoch + 1, self.val_split, result["val_mpjpe"], result["val_pa_mpjpe"], count,
         )
         return result
 

@@ -23,13 +23,13 @@ torch.set_num_threads(snakemake.threads)  # noqa: F821
 config = config_from_dict(snakemake.config)  # noqa: F821
 # Rclone queries rebuilt from the config when storage.remote is set (read through the shard cache).
 train_shards = [shard_source(config.storage, path) for path in snakemake.params.train_shards]  # noqa: F821
-test_shards = [shard_source(config.storage, path) for path in snakemake.params.test_shards]  # noqa: F821
+val_shards = [shard_source(config.storage, path) for path in snakemake.params.val_shards]  # noqa: F821
 try:
     run_training(
         config,
         snakemake.wildcards.model,  # noqa: F821
         train_shards,
-        test_shards,
+        val_shards,
         Path(snakemake.output.best).parent,  # noqa: F821
         output_stream=log_file,
     )
