@@ -110,7 +110,11 @@ def chunk_subject(
         if int(attrs["subject"]) != int(subject):
             raise ChunkError(f"{path}: belongs to subject {attrs['subject']}, not {subject}")
     layout = layouts.pop() if layouts else "h36m17"
-    backends = sorted({f"keypoints={a.get('keypoints_backend', '?')}, depth={a.get('depth_backend', '?')}" for _p, a, _r in inputs})
+    backends = sorted({
+        f"keypoints={a.get('keypoints_backend', '?')}({a.get('keypoints_error_model', '?')}), "
+        f"depth={a.get('depth_backend', '?')}({a.get('depth_error_model', '?')})"
+        for _p, a, _r in inputs
+    })
     source = f"dataset={config.dataset.source}; " + " | ".join(backends)
     total = sum(len(arrays["frame"]) for _path, _attrs, arrays in inputs)
     with ShardWriter(

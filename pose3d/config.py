@@ -56,6 +56,10 @@ class KeypointsConfig:
     confidence: float
     noise_px: float
     dropout: float
+    error_model: str
+    relative_error: float
+    swap_prob: float
+    occluded_drop_prob: float
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,11 @@ class DepthConfig:
     backend: str
     model: str
     batch_size: int
+    error_model: str
+    scale_log_std: float
+    distortion: float
+    noise: float
+    edge_blur: float
 
 
 @dataclass(frozen=True)

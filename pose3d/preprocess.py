@@ -13,7 +13,9 @@ Preprocessed file format (HDF5, `results/preprocessed/{sequence}.h5`; N = frames
 Attributes: `schema` = "pose3d.preprocessed", `schema_version` = 2, `sequence` (folder name),
 `subject`, `action`, `subaction`, `camera` (int), `keypoints_layout` ("coco17" for yolo,
 "h36m17" for groundtruth), `keypoints_backend`, `depth_backend`, `image_size`, `depth_size` (int),
-`crop_padding` (float), `image_width`, `image_height` (pixels of the original images).
+`crop_padding` (float), `image_width`, `image_height` (pixels of the original images),
+`keypoints_error_model`, `depth_error_model` ("realistic" | "oracle" for the groundtruth / dataset
+backends, "none" for the real models).
 
 | dataset        | shape, dtype                  | meaning |
 |----------------|-------------------------------|---------|
@@ -84,8 +86,8 @@ STATUS_NAMES = {
 class PerceptionModels:
     """The perception backends of one job, built when first asked: a network loads once per job.
 
-    The groundtruth keypoint backend is rebuilt per sequence (no weights): its noise is seeded
-    by the sequence name, so reruns, and one job or many, agree.
+    The groundtruth keypoint and dataset depth backends are rebuilt per sequence (no weights): their
+    simulated errors are seeded by the sequence name, so reruns, and one job or many, agree.
     """
 
     def __init__(self, config: Config) -> None:
@@ -104,12 +106,15 @@ class PerceptionModels:
         self.load_seconds += time.perf_counter() - started
         return backend
 
-    def depth(self):
-        if self._depth is None:
-            started = time.perf_counter()
-            self._depth = depth_backend_from_config(self.config)
-            self.load_seconds += time.perf_counter() - started
-        return self._depth
+    def depth(self, sequence_name: str):
+        started = time.perf_counter()
+        if self.config.perception.depth.backend == "dataset":
+            backend = depth_backend_from_config(self.config, seed=zlib.crc32(f"depth:{sequence_name}".encode()))
+        else:
+            self._depth = self._depth or depth_backend_from_config(self.config)
+            backend = self._depth
+        self.load_seconds += time.perf_counter() - started
+        return backend
 
 
 def preprocess_sequences(
@@ -148,7 +153,7 @@ def preprocess_sequence(
         )
     loaded_before = models.load_seconds
     keypoint_backend = models.keypoints(sequence_name)
-    depth_backend = models.depth()
+    depth_backend = models.depth(sequence_name)
     load_seconds = models.load_seconds - loaded_before
 
     n = len(record.frame_indices)
@@ -203,6 +208,8 @@ def preprocess_sequence(
         "subject": sequence.subject, "action": sequence.action, "subaction": sequence.subaction,
         "camera": sequence.camera, "keypoints_layout": keypoint_backend.layout,
         "keypoints_backend": kp_settings.backend, "depth_backend": depth_settings.backend,
+        "keypoints_error_model": kp_settings.error_model if kp_settings.backend == "groundtruth" else "none",
+        "depth_error_model": depth_settings.error_model if depth_settings.backend == "dataset" else "none",
         "image_size": int(config.shards.image_size), "depth_size": size, "crop_padding": float(config.shards.crop_padding),
         "image_width": int(camera.width), "image_height": int(camera.height),
     }

@@ -60,9 +60,12 @@ def _check_format(attrs, arrays, frames_seen):
 
 def test_groundtruth_and_dataset_depth(tiny_synthetic, tmp_path):
     root, _ = tiny_synthetic
-    config = _config(root, perception={"keypoints": {"backend": "groundtruth", "noise_px": 0.0}})
+    oracle = {"keypoints": {"backend": "groundtruth", "noise_px": 0.0, "error_model": "oracle"},
+              "depth": {"error_model": "oracle"}}
+    config = _config(root, perception=oracle)
     report = preprocess_sequence(config, SEQUENCE, tmp_path / "out.h5", tmp_path / "out.report.json")
     attrs, arrays = _read(tmp_path / "out.h5")
+    assert (attrs["keypoints_error_model"], attrs["depth_error_model"]) == ("oracle", "oracle")
     frames_seen = 4  # 8 synthetic frames, every 2nd
     _check_format(attrs, arrays, frames_seen)
     assert attrs["sequence"] == SEQUENCE and attrs["keypoints_layout"] == "h36m17"
@@ -88,6 +91,22 @@ def test_groundtruth_and_dataset_depth(tiny_synthetic, tmp_path):
     assert report["frames_seen"] == frames_seen and report["frames_kept"] == frames_seen
     assert all(entry["count"] == 0 for entry in report["skipped"].values())
     assert not list(tmp_path.glob(".*tmp*"))  # temporary files renamed away
+
+
+def test_simulated_perception_is_seeded_per_sequence_and_labelled(tiny_synthetic, tmp_path):
+    root, _ = tiny_synthetic
+    oracle = {"keypoints": {"error_model": "oracle"}, "depth": {"error_model": "oracle"}}
+    runs = {}
+    for name, perception in (("oracle", oracle), ("realistic", {}), ("again", {})):
+        preprocess_sequence(_config(root, perception=perception), SEQUENCE, tmp_path / f"{name}.h5", tmp_path / f"{name}.json")
+        runs[name] = _read(tmp_path / f"{name}.h5")
+    attrs, realistic = runs["realistic"]
+    assert (attrs["keypoints_error_model"], attrs["depth_error_model"]) == ("realistic", "realistic")
+    exact = runs["oracle"][1]
+    assert not np.allclose(realistic["keypoints_2d"][..., :2], exact["keypoints_2d"][..., :2])
+    assert not np.allclose(realistic["depth"].astype(np.float32), exact["depth"].astype(np.float32))
+    for name in ("keypoints_2d", "depth"):  # a rerun writes the same simulated inputs
+        np.testing.assert_array_equal(realistic[name], runs["again"][1][name])
 
 
 def test_corrupt_and_truncated_jpegs_are_skipped_and_listed(tiny_synthetic, tmp_path):

@@ -17,6 +17,7 @@ import numpy as np
 
 from pose3d.config import Config
 from pose3d.perception.base import Frame, PerceptionError, resolve_device
+from pose3d.perception.error_models import DepthEstimatorErrors
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +98,28 @@ class DepthProDepth:
 class DatasetDepth:
     """The dataset's depth maps: uint16 PNG in millimetres (0 = no surface) -> float32 metres.
 
-    A missing or unreadable map gives None for that frame (the caller counts it as
-    missing_depth); a map of the wrong type is an error naming the file.
+    `errors` (a `DepthEstimatorErrors`, the `realistic` error model) turns each exact map into
+    what a monocular estimator outputs, drawing from a generator seeded with `seed`; without it
+    the maps are the oracle. A missing or unreadable map gives None for that frame (the caller
+    counts it as missing_depth); a map of the wrong type is an error naming the file.
     """
 
     name = "dataset"
 
+    def __init__(self, errors: DepthEstimatorErrors | None = None, seed: int = 0) -> None:
+        self.errors = errors
+        self.rng = np.random.default_rng(seed)
+
     def __call__(self, frames: list[Frame]) -> list[DepthResult | None]:
-        return [self._one(frame) for frame in frames]
+        results = [self._read(frame) for frame in frames]
+        if self.errors is not None:
+            for result in results:
+                if result is not None:
+                    result.depth_m = self.errors(result.depth_m, self.rng)
+        return results
 
     @staticmethod
-    def _one(frame: Frame) -> DepthResult | None:
+    def _read(frame: Frame) -> DepthResult | None:
         if frame.depth_path is None or not Path(frame.depth_path).is_file():
             return None
         depth_mm = cv2.imread(str(frame.depth_path), cv2.IMREAD_UNCHANGED)
@@ -131,25 +143,32 @@ def build_depth_backend(
     model: str | Path = "apple/DepthPro-hf",
     batch_size: int = 4,
     device: str = "cpu",
+    errors: DepthEstimatorErrors | None = None,
+    seed: int = 0,
     config_key: str = "perception.depth.backend",
 ) -> DepthProDepth | DatasetDepth:
     """The one factory of depth backends, for preprocess and inference alike.
 
-    `depthpro`: the Hugging Face DepthPro model at `model`; `dataset`: the dataset's depth maps.
+    `depthpro`: the Hugging Face DepthPro model at `model`; `dataset`: the dataset's depth maps,
+    through the estimator error model `errors` seeded by `seed` (None: the oracle).
     `config_key` names the setting in errors.
     """
     if name == "depthpro":
         return DepthProDepth(model, batch_size, device)
     if name == "dataset":
-        return DatasetDepth()
+        return DatasetDepth(errors, seed)
     raise PerceptionError(
         f"config key {config_key!r}: unknown backend {name!r}; allowed values: {list(DEPTH_BACKENDS)}"
     )
 
 
-def depth_backend_from_config(config: Config) -> DepthProDepth | DatasetDepth:
-    """`build_depth_backend` with the `perception.depth` settings."""
+def depth_backend_from_config(config: Config, seed: int = 0) -> DepthProDepth | DatasetDepth:
+    """`build_depth_backend` with the `perception.depth` settings; `seed` feeds the dataset backend's error model."""
     settings = config.perception.depth
+    errors = None
+    if settings.error_model == "realistic":
+        errors = DepthEstimatorErrors(settings.scale_log_std, settings.distortion, settings.noise, settings.edge_blur)
     return build_depth_backend(
-        settings.backend, model=settings.model, batch_size=settings.batch_size, device=config.perception.device
+        settings.backend, model=settings.model, batch_size=settings.batch_size, device=config.perception.device,
+        errors=errors, seed=seed,
     )

@@ -17,6 +17,7 @@ import numpy as np
 from pose3d.config import Config
 from pose3d.geometry import camera_to_pixel
 from pose3d.perception.base import Frame, PerceptionError, resolve_device
+from pose3d.perception.error_models import DetectorErrors
 
 log = logging.getLogger(__name__)
 
@@ -148,19 +149,23 @@ def _to_detections(prediction) -> Detections:
 class GroundTruthKeypoints:
     """The annotated 3D joints projected into the image: the "GT 2D" protocol, H36M-17 layout.
 
-    Optional Gaussian pixel noise (`noise_px`, std) and joint dropout (`dropout`, probability
-    that a joint's score is 0; its coordinates stay) imitate a detector; both draw from a
-    generator seeded with `seed`, so a rerun writes the same keypoints. Joints behind the
-    camera get score 0. The person box is the annotated box when there is one, else the
-    extent of the projected joints; the person score is 1.
+    `errors` (a `DetectorErrors`, the `realistic` error model) turns the exact projection into
+    what a 2D detector outputs; without it the keypoints are the oracle. Optional extra Gaussian
+    pixel noise (`noise_px`, std) and joint dropout (`dropout`, probability that a joint's score
+    is 0; its coordinates stay) come on top. All draw from a generator seeded with `seed`, so a
+    rerun writes the same keypoints. Joints behind the camera get score 0. The person box is the
+    annotated box when there is one, else the extent of the projected joints; the person score is 1.
     """
 
     layout = "h36m17"
     name = "groundtruth"
 
-    def __init__(self, noise_px: float = 0.0, dropout: float = 0.0, seed: int = 0) -> None:
+    def __init__(
+        self, noise_px: float = 0.0, dropout: float = 0.0, seed: int = 0, errors: DetectorErrors | None = None
+    ) -> None:
         self.noise_px = noise_px
         self.dropout = dropout
+        self.errors = errors
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, frames: list[Frame]) -> list[Detections]:
@@ -172,18 +177,23 @@ class GroundTruthKeypoints:
             return Detections.empty()
         joints = np.asarray(joints, dtype=np.float64)
         pixels = camera_to_pixel(joints, np.asarray(frame.focal, np.float64), np.asarray(frame.center, np.float64))
-        scores = (joints[:, 2] > 0).astype(np.float64)
+        in_front = joints[:, 2] > 0
+        box = frame.bbox_xyxy
+        if box is None or not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
+            visible = pixels[in_front]
+            if len(visible) == 0:
+                return Detections.empty()
+            box = np.concatenate([visible.min(axis=0), visible.max(axis=0)])
+        scores = in_front.astype(np.float64)
+        if self.errors is not None:
+            person_height_px = float(max(box[2] - box[0], box[3] - box[1]))
+            detected = self.errors(pixels, joints, person_height_px, self.rng)
+            pixels, scores = detected[:, :2], scores * detected[:, 2]
         if self.noise_px > 0:
             pixels = pixels + self.rng.normal(0.0, self.noise_px, size=pixels.shape)
         if self.dropout > 0:
             scores = scores * (self.rng.random(len(scores)) >= self.dropout)
         keypoints = np.concatenate([pixels, scores[:, None]], axis=-1).astype(np.float32)
-        box = frame.bbox_xyxy
-        if box is None or not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
-            visible = pixels[joints[:, 2] > 0]
-            if len(visible) == 0:
-                return Detections.empty()
-            box = np.concatenate([visible.min(axis=0), visible.max(axis=0)])
         return Detections(
             boxes_xyxy=np.asarray(box, np.float32)[None],
             scores=np.ones(1, np.float32),
@@ -204,18 +214,20 @@ def build_keypoint_backend(
     noise_px: float = 0.0,
     dropout: float = 0.0,
     seed: int = 0,
+    errors: DetectorErrors | None = None,
     config_key: str = "perception.keypoints.backend",
 ) -> YoloKeypoints | GroundTruthKeypoints:
     """The one factory of 2D backends, for preprocess and inference alike.
 
-    `yolo`: Ultralytics pose weights; `groundtruth`: the annotation projected, with `noise_px`
-    Gaussian noise and `dropout` (seeded by `seed`); `dataset`: the annotation projected exactly
-    (inference's name for groundtruth without noise). `config_key` names the setting in errors.
+    `yolo`: Ultralytics pose weights; `groundtruth`: the annotation projected, through the detector
+    error model `errors` (None: the oracle) with extra `noise_px` Gaussian noise and `dropout`
+    (seeded by `seed`); `dataset`: the annotation projected exactly (inference's name for
+    groundtruth without errors). `config_key` names the setting in errors.
     """
     if name == "yolo":
         return YoloKeypoints(weights, batch_size, confidence, device)
     if name == "groundtruth":
-        return GroundTruthKeypoints(noise_px, dropout, seed)
+        return GroundTruthKeypoints(noise_px, dropout, seed, errors)
     if name == "dataset":
         return GroundTruthKeypoints(noise_px=0.0, dropout=0.0)
     raise PerceptionError(
@@ -224,10 +236,13 @@ def build_keypoint_backend(
 
 
 def keypoint_backend_from_config(config: Config, seed: int = 0) -> YoloKeypoints | GroundTruthKeypoints:
-    """`build_keypoint_backend` with the `perception.keypoints` settings; `seed` feeds groundtruth noise."""
+    """`build_keypoint_backend` with the `perception.keypoints` settings; `seed` feeds the groundtruth error model."""
     settings = config.perception.keypoints
+    errors = None
+    if settings.error_model == "realistic":
+        errors = DetectorErrors(settings.relative_error, settings.swap_prob, settings.occluded_drop_prob)
     return build_keypoint_backend(
         settings.backend, weights=settings.weights, batch_size=settings.batch_size,
         confidence=settings.confidence, device=config.perception.device, noise_px=settings.noise_px,
-        dropout=settings.dropout, seed=seed,
+        dropout=settings.dropout, seed=seed, errors=errors,
     )
