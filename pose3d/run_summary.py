@@ -60,8 +60,8 @@ def _dataset_lines(results: Path) -> list[str]:
 
 def _shard_lines(results: Path) -> list[str]:
     lines = []
-    for label, folder in [("chunks", "chunks"), ("split/train", "split/train"), ("split/test", "split/test"),
-                          ("shuffled/train", "shuffled/train")]:
+    for label, folder in [("chunks", "chunks"), ("split/train", "split/train"), ("split/val", "split/val"),
+                          ("split/test", "split/test"), ("shuffled/train", "shuffled/train")]:
         shards = sorted((results / folder).glob("*.h5"))
         if shards:
             lines.append(f"{label}: {len(shards)} files, {_count_samples(shards)} samples")
@@ -69,7 +69,8 @@ def _shard_lines(results: Path) -> list[str]:
 
 
 def _metric_lines(results: Path) -> list[str]:
-    lines = []
+    lines: list[str] = []
+    seen_inputs: list[tuple[str, str]] = []
     for metrics_path in sorted((results / "eval").glob("*/metrics.json")):
         metrics = _load_json(metrics_path) or {}
         model = (metrics.get("model") or {}).get("average", {})
@@ -77,11 +78,20 @@ def _metric_lines(results: Path) -> list[str]:
         if "mpjpe" not in model:
             lines.append(f"eval {metrics_path.parent.name}: see {metrics_path}")
             continue
+        inputs = metrics.get("inputs") or {}
         lines.append(
-            f"eval {metrics_path.parent.name}: MPJPE {model['mpjpe']:.1f} mm, PA-MPJPE {model.get('pa_mpjpe', float('nan')):.1f} mm"
-            f" (mean-pose baseline {baseline.get('mpjpe', float('nan')):.1f} mm, ratio "
-            f"{metrics.get('mpjpe_ratio_to_baseline', float('nan')):.2f}) -> {metrics_path.parent}"
+            f"eval {metrics_path.parent.name}: {metrics.get('split', 'test')} MPJPE {model['mpjpe']:.1f} mm, PA-MPJPE "
+            f"{model.get('pa_mpjpe', float('nan')):.1f} mm (mean-pose baseline {baseline.get('mpjpe', float('nan')):.1f} mm, "
+            f"ratio {metrics.get('mpjpe_ratio_to_baseline', float('nan')):.2f}; inputs: {inputs.get('kind', 'unknown')})"
+            f" -> {metrics_path.parent}"
         )
+        described = (inputs.get("keypoints"), inputs.get("depth"))
+        if all(described) and described not in seen_inputs:
+            seen_inputs.append(described)
+    if lines:
+        lines.append("eval figures: mean over actions; best.pt chosen on the validation split (whole held-out takes)")
+    for keypoints, depth in seen_inputs:
+        lines.append(f"eval inputs: 2D keypoints = {keypoints}; depth = {depth}")
     return lines
 
 

@@ -58,6 +58,19 @@ def test_evaluation_writes_every_report_with_the_baseline(trained):
     assert float(rows[-1]["baseline_mpjpe"]) == pytest.approx(saved["baseline"]["average"]["mpjpe"], abs=0.01)
     table = (root / "eval" / "metrics.md").read_text()
     assert "| **average** |" in table and "baseline MPJPE" in table
+    # Every figure names its split, its averaging and its inputs (the tiny config: simulated perception).
+    assert saved["split"] == "test" and saved["subjects"] == [9] and saved["averaging"].startswith("mean over actions")
+    assert saved["inputs"]["kind"] == "simulated perception" and saved["model_selection"]["split"] == "val"
+    assert "on 12 test samples" in table and "Split: **test** (subjects S9)" in table
+    assert "Inputs: **simulated perception**" in table and "detector error model" in table
+
+    from pose3d.run_summary import summarize
+
+    (root / "results" / "eval" / "transformer").mkdir(parents=True)
+    (root / "results" / "eval" / "transformer" / "metrics.json").write_text(json.dumps(saved))
+    lines = summarize(root / "results")
+    assert lines[0].startswith("eval transformer: test MPJPE ") and "inputs: simulated perception" in lines[0]
+    assert any(line.startswith("eval inputs: 2D keypoints = simulated detector") for line in lines)
 
 
 def test_baseline_is_the_train_mean_root_relative_pose(trained):

@@ -87,8 +87,16 @@ def write_reports(results: dict[str, Any], actions: np.ndarray, out_dir: str | P
     files.write_text(out_dir / "per_action.csv", buffer.getvalue())
 
     titles = [METRIC_TITLES[m] for m in METRIC_NAMES]
+    inputs = results.get("inputs", {})
+    split = results.get("split", "test")
+    subjects = ", ".join(f"S{s}" for s in results.get("subjects", []))
     lines = [
-        f"# Evaluation of `{results['model_name']}` on {results['num_samples']} test samples",
+        f"# Evaluation of `{results['model_name']}` on {results['num_samples']} {split} samples",
+        "",
+        f"- Split: **{split}**" + (f" (subjects {subjects})" if subjects else "")
+        + "; the checkpoint was selected on the validation split.",
+        f"- Inputs: **{inputs.get('kind', 'unknown')}**. 2D keypoints: {inputs.get('keypoints', 'unknown')}."
+        f" Depth: {inputs.get('depth', 'unknown')}.",
         "",
         "Errors in mm. `average` is the mean over actions (each action weighs the same), as the literature reports.",
         f"Baseline: the training set's mean root-relative pose. MPJPE model / baseline = {results['mpjpe_ratio_to_baseline']:.3f}.",

@@ -20,6 +20,7 @@ from pose3d.config import Config
 from pose3d.evaluate.baseline import baseline_predictions, mean_root_relative_pose
 from pose3d.evaluate.plots import plot_per_joint, plot_worst_median_sheet, worst_and_median
 from pose3d.evaluate.report import action_name, per_sample_errors, summarize, write_reports
+from pose3d.perception.error_models import perception_inputs
 from pose3d.shards import schema
 from pose3d.shards.reader import ShardReader, localize_shards
 from pose3d.training.previews import crop_with_keypoints
@@ -85,6 +86,25 @@ def sample_crops(
     return crops
 
 
+def shards_attr(paths: Sequence[str | Path], name: str) -> str:
+    """One file attribute of the shards, "a | b" when they differ, "" when none has it."""
+    values = []
+    for path in paths:
+        with ShardReader(path) as reader:
+            value = str(reader.info.attrs.get(name, ""))
+        if value and value not in values:
+            values.append(value)
+    return " | ".join(values)
+
+
+def shards_split(paths: Sequence[str | Path]) -> str:
+    """The split the evaluated shards were written as ("test"); shards from before the attribute count as test."""
+    split = shards_attr(paths, schema.ATTR_SPLIT) or "test"
+    if split != "test":
+        log.warning("evaluating on shards written as split %r, not the test split: %s", split, [str(p) for p in paths])
+    return split
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     test_shards: Sequence[str | Path],
@@ -120,6 +140,14 @@ def evaluate_checkpoint(
         "model_name": model_name,
         "checkpoint": str(checkpoint),
         "checkpoint_epoch": int(state.get("epoch", 0)),
+        # Which data every figure comes from: the split, how it is averaged, and what the inputs were.
+        "split": shards_split(test_shards),
+        "subjects": sorted(int(s) for s in np.unique(predictions.provenance[schema.SUBJECT])),
+        "averaging": "mean over actions (each action weighs the same); all_samples: mean over samples",
+        "inputs": perception_inputs(config.perception),
+        "shard_source": shards_attr(test_shards, schema.ATTR_SOURCE),
+        "model_selection": {"split": "val", "mpjpe": float(state.get("best_metric", float("nan"))),
+                            "averaging": "mean over actions"},
         "num_samples": int(len(actions)),
         "units": "mm",
         "model": model_summary,
@@ -131,7 +159,8 @@ def evaluate_checkpoint(
 
     plot_per_joint(
         list(model_summary["per_joint_mpjpe"].values()), list(baseline_summary["per_joint_mpjpe"].values()),
-        out_dir / "per_joint.png", f"{model_name}: per-joint MPJPE on {len(actions)} test samples",
+        out_dir / "per_joint.png",
+        f"{model_name}: per-joint MPJPE on {len(actions)} {results['split']} samples ({results['inputs']['kind']})",
     )
     errors = per_sample_errors(predictions.predicted_mm, predictions.true_mm)["mpjpe"]
     prov = predictions.provenance
@@ -147,8 +176,9 @@ def evaluate_checkpoint(
         predictions.predicted_mm, predictions.true_mm, errors, labels, count, out_dir / "worst_median.png", crops
     )
     log.info(
-        "%s: MPJPE %.1f mm, PA-MPJPE %.1f mm (baseline %.1f / %.1f mm) on %d samples",
-        model_name, model_summary["average"]["mpjpe"], model_summary["average"]["pa_mpjpe"],
+        "%s: %s MPJPE %.1f mm, PA-MPJPE %.1f mm (baseline %.1f / %.1f mm) on %d samples, mean over actions, inputs: %s",
+        model_name, results["split"], model_summary["average"]["mpjpe"], model_summary["average"]["pa_mpjpe"],
         baseline_summary["average"]["mpjpe"], baseline_summary["average"]["pa_mpjpe"], len(actions),
+        results["inputs"]["kind"],
     )
     return results
