@@ -1,6 +1,7 @@
 # pose3d — two commands do everything on a fresh machine:
 #   make run    install, then run the whole workflow on the embedded default (config/config.yaml)
 #   make test   install, then run the test suite
+#   make report the Snakemake HTML report of the last run -> results/report.html
 # The first call builds .venv (~3 min, ~6.5 GB: torch is a CUDA build); later calls reuse it.
 
 SHELL := /bin/bash
@@ -19,7 +20,7 @@ export YOLO_OFFLINE := 1
 export HF_HUB_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all install system-packages run test bench lint clean
+.PHONY: all install system-packages run report test bench lint clean
 
 all: run
 
@@ -38,6 +39,12 @@ install: system-packages $(STAMP)
 run: install
 	$(VENV)/bin/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)  # profiles/default is loaded as the workflow profile
 	@$(PY) -m pose3d.run_summary results
+
+# The Snakemake HTML report of the last run (metrics, per-joint plots, worst/median sheets, training curves,
+# the synthetic preview, the inference contact sheet), one self-contained file.
+report: install
+	$(VENV)/bin/snakemake --cores 1 --report results/report.html $(SNAKEMAKE_ARGS)
+	@echo "report: results/report.html"
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

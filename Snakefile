@@ -10,6 +10,9 @@ min_version("8.20")
 configfile: "config/config.yaml"
 
 
+report: "report/workflow.rst"  # `make report` (snakemake --report results/report.html) describes the run with it
+
+
 include: "rules/common.smk"
 include: "rules/synthesize.smk"
 include: "rules/index.smk"
@@ -20,6 +23,7 @@ include: "rules/shuffle.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/infer.smk"
+include: "rules/report.smk"
 
 
 rule all:

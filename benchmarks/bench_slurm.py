@@ -34,13 +34,15 @@ from pose3d.testing.slurm_cluster import SLURM_DATASET, SUBMITTED, SlurmCluster,
 def split_targets(config: dict) -> list[str]:
     """The split stage's shards: building them runs synthesize, preprocess, chunk and split."""
     train = [f"results/split/train/shard_{i:05d}.h5" for i in range(config["split"]["train_shards"])]
+    val = [f"results/split/val/shard_{i:05d}.h5" for i in range(config["split"]["val_shards"])]
     test = [f"results/split/test/shard_{i:05d}.h5" for i in range(config["split"]["test_shards"])]
-    return train + test
+    return train + val + test
 
 
 def build(workdir: Path, *options: str) -> tuple[float, str]:
     """Run the data DAG in `workdir`; return (seconds, snakemake output)."""
-    config = tiny_config_dict(workdir / "resources" / "synthetic", dataset=SLURM_DATASET)
+    # Two subactions: the split holds out one whole take of S1 for validation.
+    config = tiny_config_dict(workdir / "resources" / "synthetic", dataset={**SLURM_DATASET, "subactions": [1, 2]})
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     command = [
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
@@ -80,7 +82,7 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
     results = {
-        "dag": "synthesize + 2 preprocess + 2 chunk + split (tiny synthetic, 2 sequences)",
+        "dag": "synthesize + 4 preprocess + 2 chunk + split (tiny synthetic, 4 sequences)",
         "local_cores2_s": round(local_s, 1),
         "slurm_ci_profile_s": round(slurm_s, 1),
         "slurm_over_local": round(slurm_s / local_s, 2),

@@ -155,9 +155,12 @@ def all_targets():
         targets += [
             f"{RESULTS}/models/{model}/best.pt",
             f"{RESULTS}/eval/{model}/metrics.json",
+            f"{RESULTS}/report/{model}/training_curves.png",
         ]
+    targets.append(f"{RESULTS}/report/models.html")
     if CFG.infer.enabled:
         targets.append(f"{RESULTS}/infer/{CFG.infer.model}/summary.json")
+        targets.append(f"{RESULTS}/report/{CFG.infer.model}/infer_contact_sheet.png")
     return targets
 
 

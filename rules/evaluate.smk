@@ -10,10 +10,28 @@ rule evaluate:
         train=shard_inputs(TRAIN_SHARDS),
     output:
         metrics=f"{RESULTS}/eval/{{model}}/metrics.json",
-        per_action=f"{RESULTS}/eval/{{model}}/per_action.csv",
+        per_action=report(
+            f"{RESULTS}/eval/{{model}}/per_action.csv",
+            caption="../report/per_action.rst",
+            category="1. Metrics",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "per-action table"},
+        ),
         table=f"{RESULTS}/eval/{{model}}/metrics.md",
-        per_joint=f"{RESULTS}/eval/{{model}}/per_joint.png",
-        sheet=f"{RESULTS}/eval/{{model}}/worst_median.png",
+        per_joint=report(
+            f"{RESULTS}/eval/{{model}}/per_joint.png",
+            caption="../report/per_joint.rst",
+            category="2. Per-joint error",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "per-joint MPJPE"},
+        ),
+        sheet=report(
+            f"{RESULTS}/eval/{{model}}/worst_median.png",
+            caption="../report/worst_median.rst",
+            category="3. Worst and median samples",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "worst / median sheet"},
+        ),
     wildcard_constraints:
         model="|".join(CFG.models),
     params:

@@ -8,7 +8,12 @@ if CFG.dataset.source == "synthetic":
     rule synthesize:
         output:
             marker=f"{CFG.dataset.root}/.complete",
-            preview=f"{RESULTS}/synthetic_preview.png",
+            preview=report(
+                f"{RESULTS}/synthetic_preview.png",
+                caption="../report/synthetic_preview.rst",
+                category="0. Data",
+                labels={"model": "-", "figure": "synthetic preview"},
+            ),
         params:
             # What the images depend on (editing frame_step or the split never re-renders).
             synthetic=CFG.to_dict()["synthetic"],

@@ -12,10 +12,10 @@ from pose3d.datasets.layout import SequenceId
 from pose3d.shards import schema
 from pose3d.shards.holdout import split_train_val_test, validation_takes
 from pose3d.shards.reader import ShardError
+from pose3d.testing.config import tiny_config_dict
+from pose3d.testing.shards import sample_keys, write_preprocessed
 from pose3d.training.distributed import DistContext
 from pose3d.training.pipeline import build_trainer
-from tests.conftest import tiny_config_dict
-from tests.shard_data import sample_keys, write_preprocessed
 
 
 def test_validation_takes_per_action_whole_and_stable():

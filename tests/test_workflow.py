@@ -1,13 +1,15 @@
 """The whole DAG end to end through the real `snakemake` CLI on a tiny synthetic config.
 
-synthesize -> preprocess -> chunk -> split -> shuffle -> train -> evaluate -> infer, then: a
-second run has nothing to do, and a dry run with edited split subjects reruns split and what
+synthesize -> preprocess -> chunk -> split -> shuffle -> train -> evaluate -> infer, then: the HTML
+report holds every model's MPJPE, a second run has nothing to do, and a dry run with edited split subjects reruns split and what
 follows it, never synthesize, preprocess or chunk. The shipped default config plans in a dry run.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,11 +58,33 @@ def _jobs_of(dry_run_output: str) -> set[str]:
     return rules
 
 
+REPORT_RULES = {"training_curves", "models_table", "contact_sheet"}
+
+
+def _job_inputs(dry_run_output: str, rule: str) -> list[list[str]]:
+    """The `input:` file list of every job of `rule` in a dry run's job descriptions."""
+    inputs, current = [], None
+    for line in dry_run_output.splitlines():
+        if line.startswith("rule ") or line.startswith("localrule "):
+            current = line.split()[1].rstrip(":")
+        elif current == rule and line.strip().startswith("input:"):
+            inputs.append([name.strip() for name in line.split(":", 1)[1].split(",")])
+    return inputs
+
+
 def test_default_config_dry_run(tmp_path):
     configfile = REPO_ROOT / "config" / "config.yaml"
-    jobs = _jobs_of(_snakemake(tmp_path, configfile, [], "-n"))
+    output = _snakemake(tmp_path, configfile, [], "-n")
+    jobs = _jobs_of(output)
     assert jobs == {"all", "synthesize", "dataset_report", "index", "preprocess", "chunk", "split", "shuffle", "train",
-                    "evaluate", "infer"}
+                    "evaluate", "infer", *REPORT_RULES}
+    # Model selection never sees the test split: the train jobs' inputs are the shuffled train and the val shards.
+    train_inputs = _job_inputs(output, "train")
+    assert len(train_inputs) == 2
+    for inputs in train_inputs:
+        assert inputs and all(name.startswith(("results/shuffled/train/", "results/split/val/")) for name in inputs), inputs
+        assert "results/split/val/shard_00000.h5" in inputs
+    assert all(any("results/split/test/" in name for name in inputs) for inputs in _job_inputs(output, "evaluate"))
 
 
 def test_wrong_config_value_fails_before_anything_runs(tmp_path):
@@ -79,32 +103,56 @@ def test_whole_dag_end_to_end(tmp_path):
     workdir = tmp_path / "work"
     workdir.mkdir()
     # One action and camera: 2 sequences keep the job count (and Python start-ups) small.
+    # One action and camera, two subactions: 4 sequences keep the job count (and Python start-ups) small,
+    # and subject 1 has two takes, one of which is held out for validation.
     config = tiny_config_dict(
-        workdir / "resources" / "synthetic", dataset={"actions": [2], "cameras": [1]}, train={"batch_size": 2}
+        workdir / "resources" / "synthetic", dataset={"actions": [2], "cameras": [1], "subactions": [1, 2]},
+        train={"batch_size": 2},
     )
     configfile = tmp_path / "tiny.yaml"
     configfile.write_text(yaml.safe_dump(config))
     train_shards = [f"results/shuffled/train/shard_{i:05d}.h5" for i in range(config["split"]["train_shards"])]
+    val_shards = [f"results/split/val/shard_{i:05d}.h5" for i in range(config["split"]["val_shards"])]
     test_shards = [f"results/split/test/shard_{i:05d}.h5" for i in range(config["split"]["test_shards"])]
-    targets: list[str] = []  # rule all: every model trained and evaluated, then inference
+    targets: list[str] = []  # rule all: every model trained and evaluated, then inference and the report figures
 
     _snakemake(workdir, configfile, targets)
     chunks = sorted((workdir / "results" / "chunks").glob("S*.h5"))
     assert [path.name for path in chunks] == ["S1.h5", "S9.h5"]
     all_keys = _keys(chunks)
     frames = config["synthetic"]["frames_per_sequence"] // config["dataset"]["frame_step"]
-    assert len(all_keys) == len(set(all_keys)) == 2 * frames  # 2 subjects x 1 action x 1 camera
+    assert len(all_keys) == len(set(all_keys)) == 4 * frames  # 2 subjects x 1 action x 2 subactions x 1 camera
     train_keys = _keys([workdir / path for path in train_shards])
+    val_keys = _keys([workdir / path for path in val_shards])
     test_keys = _keys([workdir / path for path in test_shards])
-    assert sorted(train_keys) == sorted(k for k in all_keys if k[0] == 1)
+    assert sorted(train_keys + val_keys) == sorted(k for k in all_keys if k[0] == 1)
+    assert len({k[:3] for k in val_keys}) == 1 and len(val_keys) == frames  # one whole take of S1
+    assert not {k[:3] for k in val_keys} & {k[:3] for k in train_keys}
     assert sorted(test_keys) == sorted(k for k in all_keys if k[0] == 9)
     assert (workdir / "results" / "logs" / "chunk" / "S1.log").is_file()
+    mpjpe = {}
     for model in config["models"]:
         metrics = json.loads((workdir / "results" / "eval" / model / "metrics.json").read_text())
-        assert metrics, model
+        assert metrics["split"] == "test" and metrics["inputs"]["kind"] == "simulated perception", model
+        mpjpe[model] = metrics["model"]["average"]["mpjpe"]
         assert (workdir / "results" / "models" / model / "checkpoints" / "last.pt").is_file()
+        history = json.loads((workdir / "results" / "models" / model / "history.json").read_text())
+        assert all(record["val_split"] == "val" and record["val_samples"] == frames for record in history), model
     summary = json.loads((workdir / "results" / "infer" / config["infer"]["model"] / "summary.json").read_text())
     assert summary["images_processed"] >= 1, summary
+
+    # The Snakemake HTML report of that run holds every model's test MPJPE (in the models table).
+    _snakemake(workdir, configfile, [], "--report", "results/report.html")
+    report = (workdir / "results" / "report.html").read_text()
+    embedded = "\n".join(
+        base64.b64decode(payload).decode("utf-8", errors="replace")
+        for payload in re.findall(r"base64,([A-Za-z0-9+/=]+)", report)
+    )
+    for model, value in mpjpe.items():
+        assert re.search(rf"<td>{model}</td><td>test</td><td>\d+</td><td>{value:.1f}</td>", embedded), model
+    for category in ("1. Metrics", "2. Per-joint error", "3. Worst and median samples", "4. Training curves",
+                     "0. Data", "5. Inference"):
+        assert category in report, category
 
     assert "Nothing to be done" in _snakemake(workdir, configfile, targets)
 
@@ -113,7 +161,7 @@ def test_whole_dag_end_to_end(tmp_path):
     edited_file = tmp_path / "edited.yaml"
     edited_file.write_text(yaml.safe_dump(edited))
     jobs = _jobs_of(_snakemake(workdir, edited_file, targets, "-n"))
-    assert jobs == {"all", "split", "shuffle", "train", "evaluate", "infer"}, jobs
+    assert jobs == {"all", "split", "shuffle", "train", "evaluate", "infer", *REPORT_RULES}, jobs
 
 
 def test_snakemake_lint_is_clean(tmp_path):

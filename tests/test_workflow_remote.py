@@ -41,7 +41,7 @@ def test_shards_on_a_remote_and_training_through_the_cache_leak_no_password(tmp_
     try:
         config = tiny_config_dict(
             workdir / "resources" / "synthetic",
-            dataset={"actions": [2], "cameras": [1]},
+            dataset={"actions": [2], "cameras": [1], "subactions": [1, 2]},  # S1: two takes, one for validation
             models=["transformer"],
             infer={"enabled": False},
             train={"batch_size": 2},
@@ -62,9 +62,10 @@ def test_shards_on_a_remote_and_training_through_the_cache_leak_no_password(tmp_
             "results/shuffled/train/shard_00000.h5", "results/shuffled/train/shard_00001.h5",
             "results/split/test/shard_00000.h5",
             "results/split/train/shard_00000.h5", "results/split/train/shard_00001.h5",
+            "results/split/val/shard_00000.h5",
         ]
         assert not (workdir / "results" / "chunks").exists(), "data-stage outputs must not stay local"
-        assert len(list(cache_dir.glob("*.h5"))) == 3, "train and evaluate read 2 train + 1 test shard via the cache"
+        assert len(list(cache_dir.glob("*.h5"))) == 4, "train and evaluate read 2 train + 1 val + 1 test shard via the cache"
         assert (workdir / "results" / "eval" / "transformer" / "metrics.json").is_file()
 
         second = subprocess.run([*command, "-n"], capture_output=True, text=True, timeout=300, check=False)
