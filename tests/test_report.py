@@ -1,0 +1,45 @@
+"""Files made for the HTML report: the models table, training curves, the contact sheet (or why there is none)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+
+from pose3d.report import copy_contact_sheet, plot_training_curves, write_models_table
+
+
+def _metrics(model: str, mpjpe: float) -> dict:
+    average = {"mpjpe": mpjpe, "pa_mpjpe": mpjpe * 0.7, "n_mpjpe": mpjpe * 0.9}
+    return {
+        "model_name": model, "split": "test", "num_samples": 640, "checkpoint_epoch": 7,
+        "model": {"average": average}, "baseline": {"average": {"mpjpe": 222.2, "pa_mpjpe": 150.0}},
+        "mpjpe_ratio_to_baseline": mpjpe / 222.2, "model_selection": {"split": "val", "mpjpe": mpjpe - 3},
+        "inputs": {"kind": "simulated perception", "keypoints": "simulated detector", "depth": "simulated estimator"},
+    }
+
+
+def test_models_table_lists_every_model_with_split_and_inputs(tmp_path):
+    paths = []
+    for model, mpjpe in (("cnn", 75.84), ("lifter", 90.0)):
+        paths.append(tmp_path / model / "metrics.json")
+        paths[-1].parent.mkdir()
+        paths[-1].write_text(json.dumps(_metrics(model, mpjpe)))
+    rows = write_models_table(paths, tmp_path / "report" / "models.html")
+    page = (tmp_path / "report" / "models.html").read_text()
+    assert [row["model"] for row in rows] == ["cnn", "lifter"]
+    assert "<td>cnn</td><td>test</td><td>640</td><td>75.8</td>" in page and "<td>90.0</td>" in page
+    assert "simulated detector" in page and "validation split" in page
+
+
+def test_training_curves_and_contact_sheet_are_images(tmp_path):
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.2 / e, "val_mpjpe": 100.0 - e, "val_pa_mpjpe": 80.0 - e,
+                "val_split": "val"} for e in (1, 2, 3)]
+    plot_training_curves(history, tmp_path / "curves.png", "cnn")
+    assert cv2.imread(str(tmp_path / "curves.png")) is not None
+    copy_contact_sheet(tmp_path / "no_infer", tmp_path / "placeholder.png")  # no sheet: an image that says so
+    assert cv2.imread(str(tmp_path / "placeholder.png")) is not None
+    (tmp_path / "infer").mkdir()
+    cv2.imwrite(str(tmp_path / "infer" / "contact_sheet.png"), cv2.imread(str(tmp_path / "curves.png")))
+    copy_contact_sheet(tmp_path / "infer", tmp_path / "sheet.png")
+    assert (cv2.imread(str(tmp_path / "sheet.png")) == cv2.imread(str(tmp_path / "curves.png"))).all()
