@@ -86,9 +86,8 @@ STATUS_NAMES = {
 class PerceptionModels:
     """The perception backends of one job, built when first asked: a network loads once per job.
 
-    The groundtruth keypoint backend and the dataset depth backend are rebuilt per sequence (no
-    weights): their simulated perception errors are seeded by the sequence name, so reruns, and
-    one job or many, agree.
+    The groundtruth keypoint and dataset depth backends are rebuilt per sequence (no weights): their
+    simulated errors are seeded by the sequence name, so reruns, and one job or many, agree.
     """
 
     def __init__(self, config: Config) -> None:
@@ -108,13 +107,14 @@ class PerceptionModels:
         return backend
 
     def depth(self, sequence_name: str):
+        started = time.perf_counter()
         if self.config.perception.depth.backend == "dataset":
-            return depth_backend_from_config(self.config, seed=zlib.crc32(f"depth:{sequence_name}".encode()))
-        if self._depth is None:
-            started = time.perf_counter()
-            self._depth = depth_backend_from_config(self.config)
-            self.load_seconds += time.perf_counter() - started
-        return self._depth
+            backend = depth_backend_from_config(self.config, seed=zlib.crc32(f"depth:{sequence_name}".encode()))
+        else:
+            self._depth = self._depth or depth_backend_from_config(self.config)
+            backend = self._depth
+        self.load_seconds += time.perf_counter() - started
+        return backend
 
 
 def preprocess_sequences(

@@ -12,12 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from pose3d import io as files
-from pose3d import viz
-from pose3d.io import write_text as replace_text
+from pose3d import io, viz
 
 
 def model_rows(metrics_files: Sequence[str | Path]) -> list[dict[str, Any]]:
@@ -72,7 +69,7 @@ def write_models_table(metrics_files: Sequence[str | Path], out_html: str | Path
         + "<table>\n<tr>" + "".join(f"<th>{html.escape(name)}</th>" for name in header) + "</tr>\n"
         + body + "</table>\n</body></html>\n"
     )
-    replace_text(Path(out_html), page)
+    io.write_text(out_html, page)
     return rows
 
 
@@ -101,19 +98,19 @@ def plot_training_curves(history: Sequence[dict[str, Any]], out_png: str | Path,
         ax.grid(alpha=0.3)
     figure.suptitle(title)
     figure.tight_layout()
-    files.write_png(out_png, viz.figure_to_array(figure))
+    io.write_png(out_png, viz.figure_to_array(figure))
 
 
 def copy_contact_sheet(infer_dir: str | Path, out_png: str | Path) -> None:
     """The inference contact sheet, or a small image saying why there is none (no images, or drawing off)."""
     sheet = Path(infer_dir) / "contact_sheet.png"
-    image = cv2.imread(str(sheet), cv2.IMREAD_COLOR) if sheet.is_file() else None
+    image = io.read_image(sheet) if sheet.is_file() else None
     if image is not None:
-        files.write_png(out_png, image[..., ::-1])
+        io.write_png(out_png, image[..., ::-1])
         return
     figure = viz.new_figure((5.0, 1.5), dpi=100)
     ax = figure.add_subplot(1, 1, 1)
     ax.axis("off")
     ax.text(0.5, 0.5, f"no contact sheet in {infer_dir}\n(no image processed, or infer.visualize is false)",
             ha="center", va="center")
-    files.write_png(out_png, viz.figure_to_array(figure))
+    io.write_png(out_png, viz.figure_to_array(figure))

@@ -7,12 +7,8 @@ import pytest
 
 from pose3d.config import config_from_dict
 from pose3d.geometry import camera_to_pixel
-from pose3d.perception import (
-    Frame,
-    GroundTruthKeypoints,
-    depth_backend_from_config,
-    keypoint_backend_from_config,
-)
+from pose3d.perception import Frame, GroundTruthKeypoints
+from pose3d.perception.depth import depth_backend_from_config
 from pose3d.perception.error_models import (
     DepthEstimatorErrors,
     DetectorErrors,
@@ -20,6 +16,7 @@ from pose3d.perception.error_models import (
     perception_inputs,
     self_occluded,
 )
+from pose3d.perception.keypoints import keypoint_backend_from_config
 from pose3d.skeleton import H36M17
 from pose3d.testing.config import tiny_config_dict
 from pose3d.testing.samples import TEMPLATE_MM, random_pose_mm
@@ -136,7 +133,7 @@ def test_backends_built_from_config(tmp_path, model):
 
 def test_default_config_uses_simulated_perception_and_says_so():
     from pose3d.config import load_config
-    from pose3d.testing.config import REPO_ROOT
+    from tests.conftest import REPO_ROOT
 
     config = load_config(REPO_ROOT / "config" / "config.yaml")
     inputs = perception_inputs(config.perception)

@@ -94,3 +94,19 @@ def test_training_refuses_a_test_shard(chunks, tmp_path):
     trainer = build_trainer(config, "transformer", outputs["train"], outputs["val"], None, DistContext())
     assert trainer.val_split == "val"
     assert np.isfinite(trainer.validate(0)["val_mpjpe"])
+
+
+def test_cli_split_writes_train_val_and_test(chunks, tmp_path, capsys):
+    import yaml
+
+    from pose3d.cli import main as cli_main
+
+    config = tiny_config_dict(tmp_path / "unused", dataset={"subjects": [1, 5, 9]},
+                              split={"train_subjects": [1, 5], "test_subjects": [9], "val_fraction": 0.2})
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "split"
+    assert cli_main(["split", "--config", str(config_path), "--chunks", str(chunks[0].parent), "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "train: 48 samples" in printed and "val: 48 samples" in printed and "test: 48 samples" in printed
+    assert sorted(p.parent.name for p in out.glob("*/shard_*.h5")) == ["test", "train", "train", "val"]

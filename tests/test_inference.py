@@ -299,8 +299,8 @@ def test_inference_cuts_a_dataset_image_exactly_as_chunk_stored_it(synthetic, tm
 
     root, _ = synthetic
     config = config_from_dict(tiny_config_dict(
-        root, shards={"image_codec": "raw"},
-        perception={"keypoints": {"error_model": "oracle", "noise_px": 0.0, "dropout": 0.0}, "depth": {"error_model": "oracle"}},
+        root, shards={"image_codec": "raw"},  # oracle perception: inference's dataset backends are exact
+        perception={"keypoints": {"noise_px": 0.0, "dropout": 0.0, "error_model": "oracle"}, "depth": {"error_model": "oracle"}},
     ))
     sequence = SequenceId(1, 2, 1, 1)
     preprocess_sequence(config, sequence.name, tmp_path / "pre.h5", tmp_path / "pre.json")

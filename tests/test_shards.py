@@ -175,7 +175,8 @@ def test_chunk_of_real_preprocess_output_is_consistent(tiny_synthetic, tmp_path)
     from pose3d.preprocess import preprocess_sequence
 
     root, _ = tiny_synthetic
-    config = config_from_dict(tiny_config_dict(root, perception={"keypoints": {"noise_px": 0.0, "dropout": 0.0}}))
+    oracle = {"keypoints": {"noise_px": 0.0, "dropout": 0.0, "error_model": "oracle"}, "depth": {"error_model": "oracle"}}
+    config = config_from_dict(tiny_config_dict(root, perception=oracle))
     sequence = SequenceId(1, 2, 1, 1).name
     pre = tmp_path / f"{sequence}.h5"
     preprocess_sequence(config, sequence, pre, tmp_path / "report.json")

@@ -143,15 +143,15 @@ def build_depth_backend(
     model: str | Path = "apple/DepthPro-hf",
     batch_size: int = 4,
     device: str = "cpu",
-    config_key: str = "perception.depth.backend",
     errors: DepthEstimatorErrors | None = None,
     seed: int = 0,
+    config_key: str = "perception.depth.backend",
 ) -> DepthProDepth | DatasetDepth:
     """The one factory of depth backends, for preprocess and inference alike.
 
     `depthpro`: the Hugging Face DepthPro model at `model`; `dataset`: the dataset's depth maps,
-    through the simulated estimator `errors` (seeded by `seed`) when given. `config_key` names the
-    setting in errors.
+    through the estimator error model `errors` seeded by `seed` (None: the oracle).
+    `config_key` names the setting in errors.
     """
     if name == "depthpro":
         return DepthProDepth(model, batch_size, device)
@@ -166,7 +166,7 @@ def depth_backend_from_config(config: Config, seed: int = 0) -> DepthProDepth | 
     """`build_depth_backend` with the `perception.depth` settings; `seed` feeds the dataset backend's error model."""
     settings = config.perception.depth
     errors = None
-    if settings.backend == "dataset" and settings.error_model == "realistic":
+    if settings.error_model == "realistic":
         errors = DepthEstimatorErrors(settings.scale_log_std, settings.distortion, settings.noise, settings.edge_blur)
     return build_depth_backend(
         settings.backend, model=settings.model, batch_size=settings.batch_size, device=config.perception.device,

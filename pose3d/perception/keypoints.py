@@ -214,14 +214,15 @@ def build_keypoint_backend(
     noise_px: float = 0.0,
     dropout: float = 0.0,
     seed: int = 0,
-    config_key: str = "perception.keypoints.backend",
     errors: DetectorErrors | None = None,
+    config_key: str = "perception.keypoints.backend",
 ) -> YoloKeypoints | GroundTruthKeypoints:
     """The one factory of 2D backends, for preprocess and inference alike.
 
-    `yolo`: Ultralytics pose weights; `groundtruth`: the annotation projected, through the
-    simulated detector `errors` when given, with `noise_px` Gaussian noise and `dropout` (seeded by `seed`); `dataset`: the annotation projected exactly
-    (inference's name for groundtruth without noise). `config_key` names the setting in errors.
+    `yolo`: Ultralytics pose weights; `groundtruth`: the annotation projected, through the detector
+    error model `errors` (None: the oracle) with extra `noise_px` Gaussian noise and `dropout`
+    (seeded by `seed`); `dataset`: the annotation projected exactly (inference's name for
+    groundtruth without errors). `config_key` names the setting in errors.
     """
     if name == "yolo":
         return YoloKeypoints(weights, batch_size, confidence, device)
@@ -238,7 +239,7 @@ def keypoint_backend_from_config(config: Config, seed: int = 0) -> YoloKeypoints
     """`build_keypoint_backend` with the `perception.keypoints` settings; `seed` feeds the groundtruth error model."""
     settings = config.perception.keypoints
     errors = None
-    if settings.backend == "groundtruth" and settings.error_model == "realistic":
+    if settings.error_model == "realistic":
         errors = DetectorErrors(settings.relative_error, settings.swap_prob, settings.occluded_drop_prob)
     return build_keypoint_backend(
         settings.backend, weights=settings.weights, batch_size=settings.batch_size,

@@ -29,6 +29,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -322,7 +323,8 @@ class Trainer:
             joints = prediction["joints_mm"].float().cpu()
             predicted.append(joints)
             target.append(batch["joints_3d"].float().cpu())
-            actions.append(torch.as_tensor(batch["action"]).cpu() if "action" in batch else torch.zeros(len(joints)))
+            if "action" in batch:
+                actions.append(torch.as_tensor(batch["action"]).cpu())
             loss_sum += float(total) * len(joints)
             count += len(joints)
             if preview is None:
@@ -335,10 +337,12 @@ class Trainer:
         target_mm = torch.cat(target).double().numpy()
         errors = {"mpjpe": metrics.mpjpe(predicted_mm, target_mm), "pa_mpjpe": metrics.pa_mpjpe(predicted_mm, target_mm)}
         # Averaged as evaluation averages (metrics.json): the mean over actions, each action weighing the same.
-        table = metrics.per_action_table(errors, torch.cat(actions).numpy())
+        by_action = len(actions) > 0 and sum(len(a) for a in actions) == count
+        labels = torch.cat(actions).numpy() if by_action else np.zeros(count, dtype=np.int64)
+        table = metrics.per_action_table(errors, labels)
         result = {
             "val_split": self.val_split,
-            "val_averaging": "mean over actions",
+            "val_averaging": "mean over actions" if by_action else "mean over samples (batches without action labels)",
             "val_loss": loss_sum / count,
             "val_mpjpe": table["average"]["mpjpe"],
             "val_pa_mpjpe": table["average"]["pa_mpjpe"],
@@ -350,8 +354,8 @@ class Trainer:
                 self.writer.add_scalar(f"val/{key.removeprefix('val_')}", result[key], self.step)
             self._write_previews(preview)
         log.info(
-            "epoch %d: %s MPJPE %.1f mm, PA-MPJPE %.1f mm (mean over actions, %d samples)",
-            epoch + 1, self.val_split, result["val_mpjpe"], result["val_pa_mpjpe"], count,
+            "epoch %d: %s MPJPE %.1f mm, PA-MPJPE %.1f mm (%s, %d samples)",
+            epoch + 1, self.val_split, result["val_mpjpe"], result["val_pa_mpjpe"], result["val_averaging"], count,
         )
         return result
 
