@@ -24,7 +24,7 @@ def work(tmp_path, monkeypatch):
 
 
 def train_args(config, out):
-    return ["train", "--config", config, "--model", "cnn", "--train-shards", "a.h5", "--test-shards", "b.h5",
+    return ["train", "--config", config, "--model", "cnn", "--train-shards", "a.h5", "--val-shards", "b.h5",
             "--out", out]
 
 

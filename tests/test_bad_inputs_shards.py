@@ -64,6 +64,8 @@ def test_error_reader_names_file_dataset_and_sample(tmp_path):
 def test_error_split_names_the_chunk_with_a_nan(tmp_path, capsys):
     chunks = tmp_path / "chunks"
     write_test_shard(chunks / "S1.h5", subject=1, count=6)
+    with h5py.File(chunks / "S1.h5", "r+") as handle:  # two takes of S1: one can be held out for validation
+        handle[schema.SUBACTION][3:] = 2
     write_test_shard(chunks / "S9.h5", subject=9, count=6)
     inject(chunks / "S9.h5", schema.KEYPOINTS_2D, 2, np.inf)
     before = snapshot(chunks)
@@ -95,9 +97,9 @@ def train_config(tmp_path):
                         train={"epochs": 1, "batch_size": 4, "augment": {"flip_prob": 0.0}})
 
 
-def train_args(config, train, test, out, *extra):
+def train_args(config, train, val, out, *extra):
     return ["train", "--config", config, "--model", "transformer", "--train-shards", *train,
-            "--test-shards", *test, "--out", out, *extra]
+            "--val-shards", *val, "--out", out, *extra]
 
 
 def test_error_training_names_the_shard_with_a_nan(tmp_path, capsys, train_config):
