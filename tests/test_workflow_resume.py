@@ -49,7 +49,8 @@ def test_sigterm_during_train_then_rerun_resumes_to_the_straight_weights(tmp_pat
     killed.mkdir()
     config = tiny_config_dict(
         killed / "resources" / "synthetic",
-        dataset={"actions": [2], "cameras": [1], "frame_step": 1},
+        # Two subactions: one take of S1 trains (40 samples), the other is held out for validation.
+        dataset={"actions": [2], "cameras": [1], "subactions": [1, 2], "frame_step": 1},
         synthetic={"frames_per_sequence": 40},  # 40 train samples: 20 steps per epoch
         models=[MODEL],
         infer={"enabled": False},
