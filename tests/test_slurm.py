@@ -175,7 +175,8 @@ def test_train_stopped_at_its_time_limit_is_retried_and_resumes(cluster, tmp_pat
 
     config = tiny_config_dict(
         tmp_path / "resources" / "synthetic",
-        dataset={"actions": [2], "cameras": [1], "frame_step": 1},
+        # Two subactions: one take of S1 trains (40 samples), the other is held out for validation.
+        dataset={"actions": [2], "cameras": [1], "subactions": [1, 2], "frame_step": 1},
         synthetic={"frames_per_sequence": 40},
         models=["transformer"],
         infer={"enabled": False},

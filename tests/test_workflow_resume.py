@@ -49,9 +49,9 @@ def test_sigterm_during_train_then_rerun_resumes_to_the_straight_weights(tmp_pat
     killed.mkdir()
     config = tiny_config_dict(
         killed / "resources" / "synthetic",
-        # Two takes of S1: one trains (40 samples: 20 steps per epoch), the other is held out for validation.
+        # Two subactions: one take of S1 trains (40 samples), the other is held out for validation.
         dataset={"actions": [2], "cameras": [1], "subactions": [1, 2], "frame_step": 1},
-        synthetic={"frames_per_sequence": 40},
+        synthetic={"frames_per_sequence": 40},  # 40 train samples: 20 steps per epoch
         models=[MODEL],
         infer={"enabled": False},
         train={"epochs": 4, "batch_size": 2, "checkpoint_every_steps": 1, "preview_samples": 0},
