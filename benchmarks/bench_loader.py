@@ -1,17 +1,23 @@
-"""Training-loader throughput (samples/s, decode included) on identical samples in four storage formats.
+"""Training-loader throughput against the JPEG-decode limit, with a profile of where a sample's time goes.
 
-  shards_jpeg   our HDF5 shards, JPEG crops           (pose3d.training.dataset.ShardDataset)
-  shards_raw    our HDF5 shards, raw uint8 crops
-  targz         the seed's way: per-sample .jpg/.png/.json files packed in .tar.gz chunks,
-                each chunk extracted to a temporary folder, then the files read one by one
-  tar           WebDataset-style: the same per-sample files in uncompressed .tar, streamed
-                member by member without extraction
+For each crop size (64/128/256 px RGB, depth at half the side), on identical photo-like samples:
 
-Every loader yields the same sample dict (ShardDataset's contract) through a torch DataLoader
-with 0 (in-process), 1 and 2 workers, one pass each; ratios are against `targz` from the same run.
-Writes benchmarks/results/loader.json.
+  profile        microseconds per sample of each stage, measured alone in this process: HDF5 block
+                 read, JPEG decode (cv2), depth conversion, augmentation (uint8 HWC and float CHW),
+                 the per-sample dict, default collate, batch assembly, worker-to-main transfer
+  decode_limit   cv2.imdecode + BGR->RGB alone, one core: the most a loader core can deliver
+  batches        ShardDataset(batches=True): whole uint8 batches from persistent workers (the training loader)
+  batches_aug    the same with the default augmentation
+  per_sample     ShardDataset per-sample dicts + DataLoader collate (the loader before batch mode)
+  tar            WebDataset-style: per-sample .jpg/.png/.json files in uncompressed .tar chunks,
+                 streamed member by member, collated by the DataLoader: the same payload
 
-    .venv/bin/python benchmarks/bench_loader.py [--quick]
+Each loader runs with 0 (in-process), 1 and 2 workers for `--seconds` per point (epochs repeat
+as needed); the time to the first batch (worker start-up) is reported apart and not counted.
+Ratios: samples/s over (decode limit x cores used) and over `tar` at the same worker count.
+Timings on a shared machine are noisy: compare ratios within one run. Writes benchmarks/results/loader.json.
+
+    .venv/bin/python benchmarks/bench_loader.py [--quick] [--sizes 64 128 256] [--seconds 4]
 """
 
 from __future__ import annotations
@@ -32,15 +38,22 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info  # noqa: E402
+from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info  # noqa: E402
 
 from benchmarks.harness import write_results  # noqa: E402
+from pose3d.config import AugmentConfig  # noqa: E402
 from pose3d.shards import schema  # noqa: E402
+from pose3d.shards.reader import decode_image, open_shard  # noqa: E402
 from pose3d.shards.writer import ShardWriter, encode_image  # noqa: E402
 from pose3d.testing.samples import make_samples  # noqa: E402
-from pose3d.training.dataset import ShardDataset  # noqa: E402
+from pose3d.training.augment import PoseAugmentor  # noqa: E402
+from pose3d.training.batches import batch_to_device, build_batch  # noqa: E402
+from pose3d.training.dataset import READ_BLOCK, ShardDataset, _to_sample  # noqa: E402
 
 PER_FILE = 500  # samples per shard / tar chunk
+BATCH = 64
+DEFAULT_AUGMENT = AugmentConfig(flip_prob=0.5, rotation_prob=0.3, rotation_deg=15.0, scale_prob=0.3, scale_range=0.15,
+                                translate_prob=0.3, translate_range=0.08, color_prob=0.5, color_strength=0.3)
 
 
 def write_shards(samples: dict, folder: Path, codec: str, image_size: int, depth_size: int) -> list[Path]:
@@ -131,55 +144,212 @@ class TarDataset(IterableDataset):
                 yield decode_sample({ext: image.with_suffix(f".{ext}").read_bytes() for ext in ("jpg", "png", "json")})
 
 
-def measure(dataset: IterableDataset, workers: int, batch_size: int) -> dict:
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    start, count = time.perf_counter(), 0
-    for batch in loader:
-        count += len(batch["frame"])
-    seconds = time.perf_counter() - start
-    return {"samples": count, "seconds": round(seconds, 3), "samples_per_s": round(count / seconds, 1)}
-
-
 def folder_bytes(paths: list[Path]) -> int:
     return sum(path.stat().st_size for path in paths)
 
 
+class KeyedAugmentor:
+    """The default augmentation with one stream per (epoch, frame), as training seeds it."""
+
+    def __init__(self) -> None:
+        self.augmentor, self.epoch = PoseAugmentor(DEFAULT_AUGMENT, "h36m17", 0), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __call__(self, sample: dict) -> dict:
+        return self.augmentor(sample, np.random.default_rng([0, self.epoch, int(sample["frame"])]))
+
+
+class Repeat(IterableDataset):
+    """The same prepared batch `count` times: isolates the worker-to-main transfer."""
+
+    def __init__(self, batch: dict, count: int) -> None:
+        self.batch, self.count = batch, count
+
+    def __iter__(self):
+        worker = get_worker_info()
+        share = self.count // (worker.num_workers if worker else 1)
+        for _ in range(share):
+            yield self.batch
+
+
+def per_sample_us(function, items: list, seconds: float) -> float:
+    """Mean microseconds per call of `function` over `items`, cycled for about `seconds`."""
+    started, calls = time.perf_counter(), 0
+    while True:
+        for item in items:
+            function(item)
+        calls += len(items)
+        elapsed = time.perf_counter() - started
+        if elapsed >= seconds:
+            return 1e6 * elapsed / calls
+
+
+def transfer_us(batch: dict, seconds: float) -> float:
+    """Microseconds per sample to pass `batch` from one worker to the main process, minus in-process."""
+    def rate(workers: int) -> float:
+        count = 0
+        loader = DataLoader(Repeat(batch, 200), batch_size=None, num_workers=workers)
+        iterator = iter(loader)
+        next(iterator)  # start-up apart
+        started = time.perf_counter()
+        for _ in iterator:
+            count += 1
+            if time.perf_counter() - started > seconds:
+                break
+        return (time.perf_counter() - started) / max(count, 1)
+    samples = len(batch["frame"])
+    return 1e6 * max(rate(1) - rate(0), 0.0) / samples
+
+
+def profile(paths: list[Path], seconds: float) -> dict:
+    """Per-sample microseconds of each stage, each measured alone on the first shard."""
+    with open_shard(paths[0]) as reader:
+        info = reader.info
+        blocks = [reader.read(b, b + READ_BLOCK) for b in range(0, len(reader), READ_BLOCK)]
+        read_us = per_sample_us(lambda b: reader.read(b, b + READ_BLOCK), range(0, len(reader), READ_BLOCK),
+                                seconds) / READ_BLOCK
+    rows = [{name: np.array(values[i]) for name, values in block.items()} for block in blocks
+            for i in range(len(block[schema.FRAME]))]
+    payloads = [row[schema.IMAGE] for row in rows]
+    decode = per_sample_us(lambda p: decode_image(p, "jpeg"), payloads, seconds)
+    decoded = [dict(row, **{schema.IMAGE: decode_image(row[schema.IMAGE], "jpeg")}) for row in rows]
+    raw_info = type(info)(**{**info.__dict__, "image_codec": "raw"})
+    samples = [_to_sample(row, raw_info) for row in decoded[:BATCH]]
+    depth_us = per_sample_us(lambda row: row[schema.DEPTH].astype(np.float32)[None], rows, seconds)
+    dict_us = per_sample_us(lambda row: _to_sample(row, raw_info), decoded, seconds)
+    augmentor = KeyedAugmentor()
+    uint8_samples = [dict(s, image=np.ascontiguousarray(d[schema.IMAGE]), depth=d[schema.DEPTH][None])
+                     for s, d in zip(samples, decoded, strict=False)]
+    augment_uint8_us = per_sample_us(augmentor, uint8_samples, seconds)
+    augment_float_us = per_sample_us(augmentor, samples, seconds)
+    collate_us = per_sample_us(default_collate, [samples], seconds) / len(samples)
+    batch_rows = [(blocks[0], i, info) for i in range(BATCH)]
+    build_us = per_sample_us(lambda rows_: build_batch(rows_), [batch_rows], seconds) / BATCH
+    new_batch = build_batch(batch_rows)
+    old_batch = default_collate(samples)
+    normalise_us = per_sample_us(lambda b: batch_to_device(b, torch.device("cpu")), [new_batch], seconds) / BATCH
+    return {
+        "hdf5_read_us": round(read_us, 1),
+        "jpeg_decode_us": round(decode, 1),
+        "depth_to_float32_us": round(depth_us, 1),
+        "per_sample_dict_us (float conversions incl.)": round(dict_us, 1),
+        "augment_uint8_hwc_us": round(augment_uint8_us, 1),
+        "augment_float_chw_us": round(augment_float_us, 1),
+        "default_collate_us": round(collate_us, 1),
+        "batch_build_us (decode incl.)": round(build_us, 1),
+        "batch_build_minus_decode_us": round(build_us - decode, 1),
+        "normalise_on_device_us (here: cpu)": round(normalise_us, 1),
+        "transfer_float32_batch_us": round(transfer_us(old_batch, seconds), 1),
+        "transfer_uint8_batch_us": round(transfer_us(new_batch, seconds), 1),
+    }
+
+
+def decode_limit(paths: list[Path], seconds: float) -> float:
+    """Samples/s of cv2 JPEG decode (+ BGR->RGB) alone, one core."""
+    with open_shard(paths[0]) as reader:
+        payloads = list(reader.read(0, len(reader))[schema.IMAGE])
+    return 1e6 / per_sample_us(lambda p: decode_image(p, "jpeg"), payloads, seconds)
+
+
+def run_loader(make, workers: int, seconds: float) -> dict:
+    """Samples/s over about `seconds` of epochs after the first batch; start-up (first batch) apart."""
+    dataset, loader = make(workers)
+    started = time.perf_counter()
+    startup, count, epoch, counting_since = None, 0, 0, None
+    while True:
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+        for batch in loader:
+            if startup is None:
+                startup = time.perf_counter() - started
+                counting_since = time.perf_counter()
+                continue
+            count += len(batch["frame"])
+        epoch += 1
+        if counting_since is not None and time.perf_counter() - counting_since >= seconds:
+            break
+    elapsed = time.perf_counter() - counting_since
+    return {"samples": count, "seconds": round(elapsed, 2), "startup_s": round(startup, 3),
+            "samples_per_s": round(count / elapsed, 1), "epochs": epoch}
+
+
+def loaders(shards: list[Path], tars: list[Path]) -> dict:
+    def batches(transform=None):
+        def make(workers):
+            dataset = ShardDataset(shards, shuffle_buffer=256, batch_size=BATCH, batches=True, transform=transform)
+            return dataset, DataLoader(dataset, batch_size=None, num_workers=workers, persistent_workers=workers > 0)
+        return make
+
+    def per_sample(workers):
+        dataset = ShardDataset(shards, shuffle_buffer=256, batch_size=BATCH)
+        return dataset, DataLoader(dataset, batch_size=BATCH, num_workers=workers, drop_last=True)
+
+    def tar(workers):
+        dataset = TarDataset(tars, extract=False)
+        return dataset, DataLoader(dataset, batch_size=BATCH, num_workers=workers)
+
+    return {"batches": batches(), "batches_aug": batches(KeyedAugmentor()), "per_sample": per_sample, "tar": tar}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
-    parser.add_argument("--samples", type=int, help="number of samples (default 4000, quick 1000)")
-    parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--depth-size", type=int, default=64)
+    parser.add_argument("--quick", action="store_true", help="1.5 s per point, 2000 samples (a smoke run)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256], help="crop sides, px")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seconds", type=float, help="measured seconds per point (default 4, quick 1.5)")
+    parser.add_argument("--samples", type=int, help="samples per size (default 4000, quick 2000)")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "loader.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    count = args.samples or (1000 if args.quick else 4000)
-    # Photo-like crops (blurred noise) so JPEG sizes are realistic.
-    samples = make_samples(count, 0, image_size=args.image_size, depth_size=args.depth_size, photo_like=True)
-    samples[schema.DEPTH] = samples[schema.DEPTH].astype(np.float16)  # as the shards store it
-    results: dict = {"samples": count, "image_size": args.image_size, "depth_size": args.depth_size, "formats": {}}
-    with tempfile.TemporaryDirectory(prefix="bench-loader-") as scratch:
-        scratch = Path(scratch)
-        formats = {}
-        for name in ("shards_jpeg", "shards_raw", "targz", "tar"):
-            (scratch / name).mkdir()
-        formats["shards_jpeg"] = (write_shards(samples, scratch / "shards_jpeg", "jpeg", args.image_size, args.depth_size), None)
-        formats["shards_raw"] = (write_shards(samples, scratch / "shards_raw", "raw", args.image_size, args.depth_size), None)
-        formats["targz"] = (write_tars(samples, scratch / "targz", gzip=True), True)
-        formats["tar"] = (write_tars(samples, scratch / "tar", gzip=False), False)
-        for name, (paths, extract) in formats.items():
-            entry = {"bytes": folder_bytes(paths), "files": len(paths)}
-            for workers in (0, 1, 2):
-                dataset = ShardDataset(paths, shuffle_buffer=256) if extract is None else TarDataset(paths, extract)
-                entry[f"workers_{workers}"] = measure(dataset, workers, batch_size=64)
-                print(f"{name:12s} workers={workers}: {entry[f'workers_{workers}']['samples_per_s']:8.1f} samples/s", flush=True)
-            results["formats"][name] = entry
-    baseline = results["formats"]["targz"]
-    for entry in results["formats"].values():
-        for workers in (0, 1, 2):
-            key = f"workers_{workers}"
-            entry[key]["ratio_vs_targz"] = round(entry[key]["samples_per_s"] / baseline[key]["samples_per_s"], 2)
+    seconds = args.seconds or (1.5 if args.quick else 4.0)
+    count = args.samples or (2000 if args.quick else 4000)
+    results: dict = {"samples": count, "batch_size": BATCH, "seconds_per_point": seconds, "sizes": {}}
+    for size in args.sizes:
+        depth_size = size // 2
+        # Photo-like crops (blurred noise) so JPEG sizes are realistic.
+        samples = make_samples(count, 0, image_size=size, depth_size=depth_size, photo_like=True)
+        samples[schema.DEPTH] = samples[schema.DEPTH].astype(np.float16)  # as the shards store it
+        with tempfile.TemporaryDirectory(prefix="bench-loader-") as scratch:
+            scratch = Path(scratch)
+            (scratch / "shards").mkdir()
+            (scratch / "tar").mkdir()
+            shards = write_shards(samples, scratch / "shards", "jpeg", size, depth_size)
+            tars = write_tars(samples, scratch / "tar", gzip=False)
+            limit = decode_limit(shards, seconds)
+            entry: dict = {"depth_size": depth_size, "shard_bytes": folder_bytes(shards), "tar_bytes": folder_bytes(tars),
+                           "decode_limit_per_core": round(limit, 1), "profile_us_per_sample": profile(shards, seconds / 4)}
+            print(f"{size} px: decode limit {limit:.0f}/s per core; profile {json.dumps(entry['profile_us_per_sample'])}",
+                  flush=True)
+            for name, make in loaders(shards, tars).items():
+                entry[name] = {}
+                for workers in args.workers:
+                    point = run_loader(make, workers, seconds)
+                    point["of_decode_limit_per_core"] = round(point["samples_per_s"] / (limit * max(workers, 1)), 2)
+                    entry[name][f"workers_{workers}"] = point
+                    print(f"{size:4d} px {name:12s} workers={workers}: {point['samples_per_s']:8.1f} samples/s "
+                          f"({point['of_decode_limit_per_core']:.2f} of the decode limit per core, "
+                          f"start-up {point['startup_s']:.2f} s)", flush=True)
+            for name in ("batches", "batches_aug", "per_sample"):
+                for key, point in entry[name].items():
+                    point["ratio_vs_tar"] = round(point["samples_per_s"] / entry["tar"][key]["samples_per_s"], 2)
+            results["sizes"][str(size)] = entry
+    print(table(results))
     write_results(args.output, results)
+
+
+def table(results: dict) -> str:
+    """A Markdown table: samples/s, share of the decode limit per core, ratio to tar."""
+    lines = ["| size | workers | decode limit/core | batches | batches_aug | per_sample | tar | batches/limit/core | batches/tar |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for size, entry in results["sizes"].items():
+        for key in entry["batches"]:
+            b = entry["batches"][key]
+            lines.append(f"| {size} | {key.split('_')[1]} | {entry['decode_limit_per_core']:.0f} | {b['samples_per_s']:.0f} | "
+                         f"{entry['batches_aug'][key]['samples_per_s']:.0f} | {entry['per_sample'][key]['samples_per_s']:.0f} | "
+                         f"{entry['tar'][key]['samples_per_s']:.0f} | {b['of_decode_limit_per_core']:.2f} | {b['ratio_vs_tar']:.2f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

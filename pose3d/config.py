@@ -180,6 +180,7 @@ class TrainConfig:
     amp: str
     num_workers: int
     shuffle_buffer: int
+    decode_on: str
     device: str
     gpus: int
     seed: int

@@ -41,9 +41,16 @@ resumed inside an epoch continues at the next batch with the same order. Evaluat
 (`evaluation=True`): shards in the given order, samples in file order, contiguous pieces per
 worker, no buffer, no epoch dependence.
 
+Batch mode (`batches=True`, training only): each worker yields its whole batches in the
+batch contract of `pose3d.training.batches` (uint8 images, float16 depth, normalised on the
+device by `batch_to_device`), built straight from the blocks read; use it with
+`DataLoader(batch_size=None)`. The order of samples, batches and augmentations is exactly the
+per-sample mode's. `decode_on="device"` leaves the JPEG bytes for a batched decode on the device.
+
 HDF5 files are opened lazily inside `__iter__` (i.e. inside each worker, after the fork) and
-closed when the iteration ends. Use `persistent_workers=False` (the default): persistent
-workers keep their own copy of the dataset and would not see `set_epoch`.
+closed when the iteration ends. The epoch and the start batch live in shared memory, so
+persistent DataLoader workers see `set_epoch` and `skip_batches` made in the main process
+before each `iter(loader)`; the dataset hands its epoch to a `transform` with `set_epoch` too.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from pose3d.shards import schema
 from pose3d.shards.reader import ShardCache, ShardError, ShardInfo, decode_image, open_shard
+from pose3d.training.batches import DECODE_ON, Batch, build_batch
 
 Sample = dict[str, Any]
 READ_BLOCK = 64  # samples read from a shard at once
@@ -109,6 +117,8 @@ class ShardDataset(IterableDataset):
         world_size: int | None = None,
         batch_size: int = 1,
         fields: Sequence[str] | None = None,
+        batches: bool = False,
+        decode_on: str = "cpu",
     ) -> None:
         super().__init__()
         self.paths = [str(path) for path in paths]
@@ -134,13 +144,28 @@ class ShardDataset(IterableDataset):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = int(batch_size)
-        self.epoch = 0
-        self.start_batch = 0
+        if batches and evaluation:
+            raise ValueError("batches=True is for training mode")
+        if decode_on not in DECODE_ON:
+            raise ValueError(f"decode_on must be one of {DECODE_ON}, got {decode_on!r}")
+        if batches and len({info.image_size for info in self.infos}) > 1:
+            raise ShardError(f"shards mix crop sizes: { {info.path: info.image_size for info in self.infos} }")
+        self.batches = batches
+        self.decode_on = decode_on
+        # (epoch, start batch) in shared memory: persistent workers read what the main process set.
+        self._state = torch.zeros(2, dtype=torch.int64).share_memory_()
+
+    @property
+    def epoch(self) -> int:
+        return int(self._state[0])
+
+    @property
+    def start_batch(self) -> int:
+        return int(self._state[1])
 
     def set_epoch(self, epoch: int) -> None:
         """Reseed the order for `epoch` and start at its first batch (call before iterating, in the main process)."""
-        self.epoch = int(epoch)
-        self.start_batch = 0
+        self._state[0], self._state[1] = int(epoch), 0
 
     def skip_batches(self, count: int) -> None:
         """Start the current epoch at batch `count` (training mode): what a resume inside an epoch needs."""
@@ -148,7 +173,7 @@ class ShardDataset(IterableDataset):
             raise ValueError("skip_batches is for training mode; evaluation datasets have no batch order")
         if not 0 <= count <= self.batches_per_epoch:
             raise ValueError(f"cannot skip {count} batches: an epoch of this rank has {self.batches_per_epoch}")
-        self.start_batch = int(count)
+        self._state[1] = int(count)
 
     @property
     def batches_per_epoch(self) -> int:
@@ -193,7 +218,12 @@ class ShardDataset(IterableDataset):
         lengths = [info.num_samples for info in self.infos]
         return _pieces(lengths, list(range(len(self.paths))), begin, end)
 
-    def __iter__(self) -> Iterator[Sample]:
+    def __iter__(self) -> Iterator[Sample] | Iterator[Batch]:
+        if hasattr(self.transform, "set_epoch"):
+            self.transform.set_epoch(self.epoch)  # a persistent worker's copy of the transform
+        if self.batches:
+            yield from self._training_batches()
+            return
         rows = self._read_rows(self._pieces_for_this_worker()) if self.evaluation else self._training_rows()
         # Decode after ordering, so only encoded images wait in memory.
         for row, shard in rows:
@@ -221,14 +251,46 @@ class ShardDataset(IterableDataset):
             return list(_shuffle_buffer(keys, self.shuffle_buffer, rng))
         return list(keys)
 
-    def _training_rows(self) -> Iterator[tuple[dict, int]]:
-        """Stored rows of this worker's batches (w, w + W, ... counted from `start_batch`), in order."""
+    def _my_batches(self) -> tuple[list[tuple[int, int]], int]:
+        """This worker's keys (its batches w, w + W, ... from `start_batch`, in order) and the batch size."""
         worker = get_worker_info()
         worker_id, num_workers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
         order = self.epoch_order()
         size = self.batch_size
         mine = [key for batch in range(self.start_batch + worker_id, self.batches_per_epoch, num_workers)
                 for key in order[batch * size:(batch + 1) * size]]
+        return mine, size
+
+    def _training_batches(self) -> Iterator[Batch]:
+        """This worker's batches, each built from the blocks it needs; a block is read once and
+        dropped after its last row of this worker is used."""
+        mine, size = self._my_batches()
+        block_of = [(shard, row - row % READ_BLOCK) for shard, row in mine]
+        waiting = Counter(block_of)
+        loaded: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+        readers: dict[int, Any] = {}
+        try:
+            for first in range(0, len(mine), size):
+                rows = []
+                for (shard, row), block in zip(mine[first:first + size], block_of[first:first + size], strict=True):
+                    if block not in loaded:
+                        if shard not in readers:
+                            readers[shard] = open_shard(self.paths[shard], self.cache)
+                        end = min(block[1] + READ_BLOCK, self.infos[shard].num_samples)
+                        loaded[block] = readers[shard].read(block[1], end, datasets=self.datasets)
+                    rows.append((loaded[block], row - block[1], self.infos[shard]))
+                yield build_batch(rows, self.transform, self.decode_on)
+                for block in block_of[first:first + size]:
+                    waiting[block] -= 1
+                    if waiting[block] == 0:
+                        del loaded[block]
+        finally:
+            for reader in readers.values():
+                reader.close()
+
+    def _training_rows(self) -> Iterator[tuple[dict, int]]:
+        """Stored rows of this worker's batches (w, w + W, ... counted from `start_batch`), in order."""
+        mine, _size = self._my_batches()
         # Read each needed block once, keep only this worker's rows of it, drop it when they are used.
         block_of = {key: (key[0], key[1] - key[1] % READ_BLOCK) for key in mine}
         rows_of_block: dict[tuple[int, int], list[int]] = defaultdict(list)

@@ -51,6 +51,11 @@ class EpochSeededAugmentor:
         return self.augmentor(sample, np.random.default_rng([self.seed, self.epoch, *key]))
 
 
+def augmentation_enabled(augment: Any) -> bool:
+    """Whether any augmentation can happen (some probability above zero)."""
+    return any(value > 0 for key, value in vars(augment).items() if key.endswith("_prob"))
+
+
 def steps_per_epoch(batches_on_rank: int, accum: int) -> int:
     """Optimizer steps one rank takes per epoch (the training dataset's batches_per_epoch / accumulation)."""
     return batches_on_rank // accum
@@ -64,14 +69,21 @@ def ignore_stop_signals(_worker_id: int) -> None:
 
 
 def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: int, train: bool) -> DataLoader:
+    """Training: the dataset yields whole batches (batch_size=None, no collate). Evaluation: per-sample.
+
+    Workers are not persistent although the dataset would allow it (its epoch lives in shared
+    memory): they ignore SIGTERM so that a scheduler's signal reaches only the main process,
+    and a persistent worker alive at exit then cannot be terminated by multiprocessing's exit
+    handler, which waits for it. `del` of the epoch's iterator shuts them down instead.
+    """
     workers = config.train.num_workers
     return DataLoader(
         dataset,
-        batch_size=batch_size,
+        batch_size=None if train else batch_size,
         num_workers=workers,
         pin_memory=device.type == "cuda",
-        drop_last=train,  # equal batches keep BatchNorm and gradient accumulation well defined
-        persistent_workers=False,  # workers must see each epoch's set_epoch
+        drop_last=False,  # training batches are whole by construction; evaluation keeps every sample
+        persistent_workers=False,
         prefetch_factor=4 if workers > 0 else None,
         worker_init_fn=ignore_stop_signals,
         # Its own generator: starting an epoch's iterator must not draw from the global torch RNG,
@@ -118,10 +130,14 @@ def build_trainer(
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
     if {"image", "depth"} & set(fields):
         train_set = ShardDataset(train_shards, shuffle_buffer=cfg.shuffle_buffer, seed=cfg.seed, even_ranks=True,
-                                 batch_size=cfg.batch_size, fields=fields)
-        train_set.transform = EpochSeededAugmentor(
-            config, train_set.keypoints_layout, cfg.seed, train_set.infos[0].image_size
-        )
+                                 batch_size=cfg.batch_size, fields=fields, batches=True, decode_on=cfg.decode_on)
+        if augmentation_enabled(cfg.augment):
+            if cfg.decode_on == "device" and "image" in fields:
+                raise ValueError("train.decode_on: device decodes JPEG on the GPU, after the augmentation would have "
+                                 "to warp the pixels; set every train.augment *_prob to 0 or use train.decode_on: cpu")
+            train_set.transform = EpochSeededAugmentor(
+                config, train_set.keypoints_layout, cfg.seed, train_set.infos[0].image_size
+            )
         val_set = ShardDataset(val_shards, evaluation=True, rank=0, world_size=1, fields=fields)
         train_loader = make_loader(train_set, config, context.device, cfg.batch_size, train=True)
         val_loader = make_loader(val_set, config, context.device, config.evaluate.batch_size, train=False)

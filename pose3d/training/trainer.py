@@ -38,6 +38,7 @@ from tqdm import tqdm
 from pose3d import io as files
 from pose3d import metrics
 from pose3d.config import Config
+from pose3d.training.batches import batch_to_device
 from pose3d.training.checkpoint import (
     capture_rng_state,
     load_checkpoint,
@@ -85,8 +86,8 @@ def batch_provenance(batch: Batch, limit: int = 8) -> str:
 
 
 def move_to_device(batch: Batch, device: torch.device) -> Batch:
-    """Tensors to `device`; anything else (names, lists) stays as it is."""
-    return {key: value.to(device, non_blocking=True) if torch.is_tensor(value) else value for key, value in batch.items()}
+    """Tensors to `device`, normalised there (uint8 images, float16 depth: see pose3d.training.batches)."""
+    return batch_to_device(batch, device)
 
 
 def decay_parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:

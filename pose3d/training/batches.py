@@ -1,0 +1,127 @@
+"""Whole training batches assembled in the loader worker, normalised on the device.
+
+A DataLoader worker that yields whole batches (`ShardDataset(..., batches=True)` with
+`DataLoader(batch_size=None)`) spends its time on what only it can do, decoding JPEG, and
+nothing on per-sample dicts or collate: rows are gathered from the blocks read from HDF5
+straight into one array per field. Pixels travel as `uint8` and depth as `float16` (a quarter
+and a half of float32's bytes through the worker queue and the host-to-device copy);
+`batch_to_device` turns them into the ShardDataset sample contract, batched, where the model runs.
+
+Batch contract (one dict of torch tensors per batch of B samples):
+
+| key            | dtype / shape           | meaning                                                  |
+|----------------|-------------------------|----------------------------------------------------------|
+| image          | uint8 (B, S, S, 3)      | RGB person crops (absent with decode on the device, or when not read) |
+| image_jpeg     | list of B uint8 (n,)    | the stored JPEG bytes, only with `decode_on="device"`   |
+| depth          | float16 (B, 1, Sd, Sd)  | metres, as stored (absent when not read)                 |
+| keypoints_2d, joints_3d, intrinsics, crop | float32 | as in the sample contract                  |
+| subject, action, subaction, camera, frame | int64 (B,) | provenance                              |
+
+After `batch_to_device`: image float32 (B, 3, S, S) in [0, 1], depth float32 (B, 1, Sd, Sd).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from pose3d.shards import schema
+from pose3d.shards.reader import ShardError, ShardInfo
+
+Batch = dict[str, Any]
+Row = tuple[dict[str, np.ndarray], int, ShardInfo]  # (a block read from a shard, row within it, its shard)
+DECODE_ON = ("cpu", "device")
+_FLOAT_FIELDS = (schema.KEYPOINTS_2D, schema.JOINTS_3D, schema.INTRINSICS, schema.CROP)
+
+
+def decode_jpeg_into(payload: np.ndarray, out: np.ndarray, path: str) -> None:
+    """Decode one JPEG crop into `out`, an (S, S, 3) uint8 RGB view of the batch array."""
+    bgr = cv2.imdecode(np.asarray(payload, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ShardError(f"{path}: an image in the shard is not a decodable JPEG")
+    if bgr.shape != out.shape:
+        raise ShardError(f"{path}: a stored crop is {bgr.shape[1]}x{bgr.shape[0]} px, the shard says {out.shape[1]}")
+    cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=out)
+
+
+def build_batch(rows: Sequence[Row], transform: Callable[[dict], dict] | None = None, decode_on: str = "cpu") -> Batch:
+    """Rows of stored blocks -> one batch of the batch contract (images decoded unless `decode_on="device"`).
+
+    `transform` (the augmentor) sees one sample at a time: image (S, S, 3) uint8, depth (1, Sd, Sd)
+    float16 and the float32 geometry, and returns the same layout.
+    """
+    if decode_on not in DECODE_ON:
+        raise ValueError(f"decode_on must be one of {DECODE_ON}, got {decode_on!r}")
+    if decode_on == "device" and transform is not None:
+        raise ValueError("decode_on='device' cannot run a CPU transform (augmentation warps decoded pixels)")
+    count = len(rows)
+    batch: Batch = {name: np.stack([block[name][i] for block, i, _ in rows]).astype(np.float32, copy=False)
+                    for name in _FLOAT_FIELDS}
+    if schema.DEPTH in rows[0][0]:  # read unless the model needs no depth (ShardDataset(fields=...))
+        batch["depth"] = np.stack([block[schema.DEPTH][i] for block, i, _ in rows]).astype(np.float16, copy=False)[:, None]
+    for name in schema.PROVENANCE:
+        batch[name] = np.fromiter((int(block[name][i]) for block, i, _ in rows), dtype=np.int64, count=count)
+    if schema.IMAGE not in rows[0][0]:  # the model needs no image: nothing to decode
+        if transform is not None:
+            for k in range(count):
+                _transform_in_place(batch, k, transform)
+        return {name: torch.from_numpy(value) for name, value in batch.items()}
+    if decode_on == "device":
+        for _, _, info in rows:
+            if info.image_codec != "jpeg":
+                raise ShardError(f"{info.path}: decode_on='device' needs JPEG shards, this one stores {info.image_codec}")
+        out = {name: torch.from_numpy(value) for name, value in batch.items()}
+        out["image_jpeg"] = [torch.from_numpy(np.asarray(block[schema.IMAGE][i], dtype=np.uint8)) for block, i, _ in rows]
+        return out
+    size = rows[0][2].image_size
+    images = np.empty((count, size, size, 3), dtype=np.uint8)
+    for k, (block, i, info) in enumerate(rows):
+        if info.image_size != size:
+            raise ShardError(f"{info.path}: {info.image_size} px crops in a batch of {size} px crops")
+        if info.image_codec == "raw":
+            images[k] = block[schema.IMAGE][i]
+        else:
+            decode_jpeg_into(block[schema.IMAGE][i], images[k], info.path)
+    batch["image"] = images
+    if transform is not None:
+        for k in range(count):
+            _transform_in_place(batch, k, transform)
+    return {name: torch.from_numpy(value) for name, value in batch.items()}
+
+
+def _transform_in_place(batch: Batch, k: int, transform: Callable[[dict], dict]) -> None:
+    names = [name for name in (*_FLOAT_FIELDS, "image", "depth") if name in batch]  # image, depth: when read
+    sample = {name: batch[name][k] for name in names}
+    sample.update({name: batch[name][k] for name in schema.PROVENANCE})
+    result = transform(sample)
+    for name in names:
+        batch[name][k] = result[name]
+
+
+def decode_jpegs(payloads: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
+    """JPEG byte tensors -> (B, 3, S, S) uint8 RGB on `device`, one batched torchvision call."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    target = "cuda" if device.type == "cuda" else "cpu"
+    images = decode_jpeg(list(payloads), mode=ImageReadMode.RGB, device=target)
+    return torch.stack(images).to(device, non_blocking=True)
+
+
+def batch_to_device(batch: Batch, device: torch.device) -> Batch:
+    """Move a batch to `device` and normalise it there (uint8 -> [0, 1] float32 CHW, float16 depth -> float32).
+
+    A batch already in the sample contract (float32 images, as evaluation loaders yield) is only moved.
+    """
+    moved = {key: value.to(device, non_blocking=True) if torch.is_tensor(value) else value
+             for key, value in batch.items() if key != "image_jpeg"}
+    if "image_jpeg" in batch:
+        moved["image"] = decode_jpegs(batch["image_jpeg"], device).float().div_(255.0)
+    elif "image" in moved and moved["image"].dtype == torch.uint8:
+        moved["image"] = moved["image"].permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+    if "depth" in moved and moved["depth"].dtype == torch.float16:
+        moved["depth"] = moved["depth"].float()
+    return moved
