@@ -60,6 +60,7 @@ class KeypointsConfig:
     relative_error: float
     swap_prob: float
     occluded_drop_prob: float
+    person_boxes: str
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,9 @@ class InferConfig:
     max_people: int
     intrinsics: list[float]
     visualize: bool
+    smoothing: str
+    smoothing_min_cutoff: float
+    smoothing_beta: float
 
 
 @dataclass(frozen=True)

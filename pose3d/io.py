@@ -25,21 +25,27 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def temporary_path(path: str | Path) -> Path:
-    """The hidden name `path` is written under before the rename (same folder: the rename is atomic)."""
+def temporary_path(path: str | Path, keep_suffix: bool = False) -> Path:
+    """The hidden name `path` is written under before the rename (same folder: the rename is atomic).
+
+    `keep_suffix`: the temporary name ends in `path`'s suffix, for writers that choose the
+    format by it (OpenCV's VideoWriter).
+    """
     path = Path(path)
+    if keep_suffix:
+        return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write; on success rename it to `path`, on error delete it.
 
     Parent folders are created. Nothing appears under `path` unless the block completes.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_path(path)
+    temporary = temporary_path(path, keep_suffix)
     try:
         yield temporary
         os.replace(temporary, path)

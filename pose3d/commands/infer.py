@@ -11,15 +11,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="estimate 3D poses on images with a trained checkpoint",
         description=(
             "Writes {name}.npy (people x 17 x 3, camera space mm) and {name}.json per image, summary.json, "
-            "and with --visualize panels/{name}.png and contact_sheet.png. Without --config the backends "
+            "and with --visualize panels/{name}.png and contact_sheet.png; for a video {name}.npy is "
+            "frames x people x 17 x 3 and --visualize writes {name}_panels.mp4. Without --config the backends "
             "are yolo + depthpro (weights from the flags); with --config they come from its infer: section."
         ),
     )
     parser.add_argument("--checkpoint", required=True, help="trained model checkpoint (results/models/<model>/best.pt)")
-    parser.add_argument("--input", required=True, help="an image file or a folder of images (searched recursively)")
+    parser.add_argument("--input", required=True,
+                        help="an image file, a folder of images (searched recursively) or a video file")
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--config", help="config.yaml: backends, weights, dataset root and infer: settings")
-    parser.add_argument("--keypoints-backend", choices=["yolo", "dataset"], help="default: config, else yolo")
+    parser.add_argument("--keypoints-backend", choices=["yolo", "mediapipe", "dataset"], help="default: config, else yolo")
+    parser.add_argument("--person-boxes", choices=["frame", "yolo"],
+                        help="mediapipe: frame = the whole image (one person), yolo = one run per YOLO person box")
     parser.add_argument(
         "--depth-backend", choices=["depthpro", "dataset", "none"],
         help="default: config, else depthpro; none: no depth (a model that reads none, e.g. the lifter, never runs one)",
@@ -29,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset-root", help="Human3.6M-layout root, for the dataset backends")
     parser.add_argument(
         "--intrinsics", nargs=4, type=float, metavar=("FX", "FY", "CX", "CY"),
-        help="camera intrinsics in pixels for every image (default: dataset camera, else DepthPro's FOV estimate)",
+        help="camera intrinsics in pixels for every image (default: dataset camera, else EXIF, else DepthPro's "
+        "FOV estimate, else a 60 degree horizontal FOV)",
     )
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: config, else auto)")
     parser.add_argument("--visualize", action=argparse.BooleanOptionalAction, default=None,
@@ -38,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--confidence", type=float, help="yolo: minimum person confidence")
     parser.add_argument("--max-people", type=int, help="at most this many people per image")
     parser.add_argument("--batch-size", type=int, help="people per model call and images per detector call")
+    parser.add_argument("--smoothing", choices=["none", "one_euro"], help="video: temporal filter of the 3D joints")
     parser.add_argument("--overwrite", action="store_true", help="write into a folder that inference did not make")
     parser.set_defaults(run=run)
 
@@ -56,6 +62,8 @@ FLAG_KEYS = {
     "--confidence": "infer.confidence",
     "--max-people": "infer.max_people",
     "--batch-size": "perception.keypoints.batch_size",
+    "--person-boxes": "perception.keypoints.person_boxes",
+    "--smoothing": "infer.smoothing",
 }
 # Without --config: detect people and estimate depth (no dataset), no panels.
 STANDALONE = {"infer": {"keypoints_backend": "yolo", "depth_backend": "depthpro", "visualize": False}}

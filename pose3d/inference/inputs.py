@@ -21,6 +21,12 @@ from pose3d.perception.base import Frame
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+
+
+def is_video(inputs) -> bool:
+    """True when `inputs` is one video file (by suffix): inference then runs on its frames."""
+    return isinstance(inputs, str | Path) and Path(inputs).suffix.lower() in VIDEO_SUFFIXES
 
 
 def default_inference_images(config: Config) -> list[Path]:
@@ -70,6 +76,9 @@ def list_inputs(inputs: str | Path | Sequence[str | Path]) -> tuple[list[Path], 
     for path in candidates:
         if path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(path)
+        elif path.suffix.lower() in VIDEO_SUFFIXES:
+            log.warning("skipping %s: a video among images; give it alone as the input", path)
+            skipped.append({"path": str(path), "reason": "a video inside an image folder (give the video alone as input)"})
         else:
             log.warning("skipping %s: not an image file (suffix %r)", path, path.suffix)
             skipped.append({"path": str(path), "reason": f"not an image file (suffix {path.suffix!r})"})
@@ -123,6 +132,17 @@ class DatasetLookup:
         frame.center = entry["center"]
         frame.bbox_xyxy = entry["bbox_xyxy"]
         return frame
+
+    def sequence_images(self, sequence_name: str) -> list[Path]:
+        """The annotated images of a sequence of this dataset, in frame order (a video of it shows these)."""
+        from pose3d.datasets.layout import SequenceId
+
+        try:
+            sequence = SequenceId.parse(sequence_name)
+        except ValueError as error:
+            raise ValueError(f"{sequence_name!r} does not name a dataset sequence: {error}") from None
+        entries = self._sequence(sequence)
+        return [self.root / "images" / sequence.name / name for name in entries]
 
     def _sequence(self, sequence) -> dict[str, dict[str, Any]]:
         if sequence.name not in self._sequences:

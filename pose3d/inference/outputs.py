@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 OUTPUT_SCHEMA_VERSION = 1
-INTRINSICS_SOURCES = ("user", "dataset", "depthpro_fov")
+INTRINSICS_SOURCES = ("user", "dataset", "exif_35mm", "exif_focal_plane", "depthpro_fov", "default_fov")
 
 _POINT2 = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
 _POINT3 = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
@@ -61,8 +61,11 @@ IMAGE_RESULT_SCHEMA: dict[str, Any] = {
                 "cy": {"type": "number"},
                 "source": {
                     "enum": list(INTRINSICS_SOURCES),
-                    "description": "user: given; dataset: the dataset camera; depthpro_fov: DepthPro's "
-                    "field-of-view focal estimate with the principal point at the image centre",
+                    "description": "user: given; dataset: the dataset camera; exif_35mm / exif_focal_plane: "
+                    "the photo's EXIF focal length (35 mm equivalent, or mm with the focal-plane resolution); "
+                    "depthpro_fov: DepthPro's field-of-view focal estimate; default_fov: a 60 degree horizontal "
+                    "field of view (pose3d.inference.intrinsics). Principal point at the image centre unless "
+                    "user or dataset",
                 },
             },
         },
@@ -100,6 +103,70 @@ IMAGE_RESULT_SCHEMA: dict[str, Any] = {
                     "joints_3d_mm": {**_JOINTS3, "description": "Human3.6M-17 joints, camera space, mm"},
                     "root_mm": {**_POINT3, "description": "pelvis (joint 0), camera space, mm"},
                     "joints_3d_gt_mm": {**_JOINTS3, "description": "ground truth, dataset images only"},
+                    "mediapipe_world_mm": {
+                        **_JOINTS3,
+                        "description": "mediapipe backend only: MediaPipe's own 3D (pose_world_landmarks) as "
+                        "Human3.6M-17, mm, pelvis at 0: a peer estimate, not ground truth",
+                    },
+                },
+            },
+        },
+    },
+}
+
+VIDEO_RESULT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "pose3d inference result for one video ({name}.json beside {name}.npy of shape (T, P, 17, 3))",
+    "type": "object",
+    "required": ["schema_version", "video", "model", "intrinsics", "backends", "smoothing", "tracks", "frames"],
+    "properties": {
+        "schema_version": {"const": OUTPUT_SCHEMA_VERSION},
+        "video": {
+            "type": "object",
+            "required": ["path", "name", "width", "height", "fps", "frames"],
+            "properties": {
+                "path": {"type": "string"}, "name": {"type": "string"},
+                "width": {"type": "integer", "minimum": 1}, "height": {"type": "integer", "minimum": 1},
+                "fps": {"type": "number", "exclusiveMinimum": 0},
+                "frames": {"type": "integer", "minimum": 0, "description": "frames decoded (T)"},
+            },
+        },
+        "model": {"type": "object"},
+        "intrinsics": {"type": "object", "required": ["fx", "fy", "cx", "cy", "source"]},
+        "backends": {"type": "object"},
+        "smoothing": {
+            "type": "object",
+            "required": ["filter"],
+            "description": "filter: none | one_euro (with min_cutoff, beta, d_cutoff)",
+        },
+        "tracks": {
+            "type": "array",
+            "description": "one entry per person track, in the order of the .npy's P axis",
+            "items": {
+                "type": "object",
+                "required": ["id", "first_frame", "last_frame", "frames_seen"],
+                "properties": {
+                    "id": {"type": "integer"}, "first_frame": {"type": "integer"},
+                    "last_frame": {"type": "integer"}, "frames_seen": {"type": "integer"},
+                },
+            },
+        },
+        "frames": {
+            "type": "array",
+            "description": "per frame: which tracks were seen, their boxes and 2D keypoints (NaN rows in the "
+            ".npy where a track is absent)",
+            "items": {
+                "type": "object",
+                "required": ["index", "people"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "people": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["track", "box_xyxy", "score", "keypoints_2d"],
+                        },
+                    },
                 },
             },
         },

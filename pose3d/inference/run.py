@@ -29,10 +29,16 @@ from pose3d import cropping, skeleton, viz
 from pose3d import io as files
 from pose3d.config import Config
 from pose3d.inference import outputs, panels
-from pose3d.inference.inputs import DatasetLookup, default_inference_images, list_inputs, output_names
+from pose3d.inference.inputs import (
+    DatasetLookup,
+    default_inference_images,
+    is_video,
+    list_inputs,
+    output_names,
+)
+from pose3d.inference.intrinsics import choose_intrinsics
 from pose3d.perception import (
     Frame,
-    PerceptionError,
     build_depth_backend,
     build_keypoint_backend,
     resolve_device,
@@ -55,6 +61,7 @@ class InferenceOptions:
     dataset_root: str | Path | None = None  # dataset backends: the Human3.6M-layout root
     camera_t: str = "translation"  # dataset backends: how its camera files' t reads (dataset.camera_t)
     yolo_weights: str | Path = "yolo11x-pose.pt"
+    person_boxes: str = "frame"  # mediapipe: "frame" (annotated box, else whole image) or "yolo" boxes
     depth_model: str | Path = "apple/DepthPro-hf"
     intrinsics: Sequence[float] | None = None  # user [fx, fy, cx, cy] pixels for every image
     device: str = "auto"
@@ -65,6 +72,9 @@ class InferenceOptions:
     batch_size: int = 16  # people per model call, and images per perception call
     depth_batch_size: int = 4  # images per DepthPro call (memory-bound)
     progress: bool = True
+    smoothing: str = "none"  # videos: none | one_euro (temporal filter of each track's 3D joints)
+    smoothing_min_cutoff: float = 1.0  # one_euro: cutoff at rest, Hz
+    smoothing_beta: float = 0.005  # one_euro: cutoff increase per mm/s of joint speed
 
 
 def options_from_config(config: Config) -> InferenceOptions:
@@ -75,6 +85,7 @@ def options_from_config(config: Config) -> InferenceOptions:
         dataset_root=config.dataset.root,
         camera_t=config.dataset.camera_t,
         yolo_weights=config.perception.keypoints.weights,
+        person_boxes=config.perception.keypoints.person_boxes,
         depth_model=config.perception.depth.model,
         intrinsics=list(config.infer.intrinsics) or None,
         device=config.perception.device,
@@ -84,6 +95,9 @@ def options_from_config(config: Config) -> InferenceOptions:
         max_people=config.infer.max_people,
         batch_size=config.perception.keypoints.batch_size,
         depth_batch_size=config.perception.depth.batch_size,
+        smoothing=config.infer.smoothing,
+        smoothing_min_cutoff=config.infer.smoothing_min_cutoff,
+        smoothing_beta=config.infer.smoothing_beta,
     )
 
 
@@ -106,11 +120,14 @@ class _Image:
 
 def perception_backends(options: InferenceOptions):
     """(keypoint backend, depth backend) for inference, from the perception factories; depth None for `none`."""
-    if options.keypoints_backend not in ("dataset", "yolo"):
-        raise ValueError(f"unknown keypoints backend {options.keypoints_backend!r}; allowed: ['dataset', 'yolo']")
+    if options.keypoints_backend not in ("dataset", "yolo", "mediapipe"):
+        raise ValueError(
+            f"unknown keypoints backend {options.keypoints_backend!r}; allowed: ['dataset', 'yolo', 'mediapipe']"
+        )
     keypoints = build_keypoint_backend(
         options.keypoints_backend, weights=options.yolo_weights, batch_size=options.batch_size,
-        confidence=options.confidence, device=options.device, config_key="infer.keypoints_backend",
+        confidence=options.confidence, device=options.device, person_boxes=options.person_boxes,
+        config_key="infer.keypoints_backend",
     )
     if options.depth_backend == "none":  # a model that reads no depth runs no depth model
         return keypoints, None
@@ -119,6 +136,13 @@ def perception_backends(options: InferenceOptions):
         device=options.device, config_key="infer.depth_backend",
     )
     return keypoints, depth
+
+
+def close_backend(backend) -> None:
+    """Release a backend that holds a running graph (mediapipe); others need nothing."""
+    close = getattr(backend, "close", None)
+    if close is not None:
+        close()
 
 
 def keypoints_in_layout(keypoints: np.ndarray, source: str, target: str) -> np.ndarray:
@@ -133,29 +157,6 @@ def keypoints_in_layout(keypoints: np.ndarray, source: str, target: str) -> np.n
         converted[missing] = 0.0
         return converted
     raise ValueError(f"no keypoint conversion from {source!r} to {target!r}")
-
-
-def choose_intrinsics(
-    user: Sequence[float] | None, frame: Frame, depth_focal_px: float, image_shape: tuple[int, int]
-) -> tuple[np.ndarray, str]:
-    """(fx, fy, cx, cy) and its source: user, else the dataset camera, else DepthPro's FOV focal.
-
-    Raises PerceptionError when none is available (no user values, not a dataset image,
-    and no focal estimate from the depth backend).
-    """
-    if user is not None and len(user) > 0:
-        if len(user) != 4:
-            raise ValueError(f"intrinsics must be 4 numbers fx fy cx cy, got {list(user)}")
-        return np.asarray(user, dtype=np.float64), "user"
-    if frame.focal is not None and frame.center is not None:
-        return np.concatenate([np.asarray(frame.focal, np.float64), np.asarray(frame.center, np.float64)]), "dataset"
-    if depth_focal_px is not None and np.isfinite(depth_focal_px) and depth_focal_px > 0:
-        height, width = image_shape
-        return np.array([depth_focal_px, depth_focal_px, width / 2.0, height / 2.0]), "depthpro_fov"
-    raise PerceptionError(
-        f"{frame.image_path}: no camera intrinsics: give --intrinsics fx fy cx cy (config key 'infer.intrinsics'), "
-        "use a dataset image, or the depthpro depth backend (its field-of-view estimate gives the focal length)"
-    )
 
 
 class _StageTimer:
@@ -192,16 +193,21 @@ def run_inference(
     options: InferenceOptions | None = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Estimate 3D poses of every person in `inputs` (an image, a folder, or a list of images).
+    """Estimate 3D poses of every person in `inputs` (an image, a folder, a list of images, or a video).
 
     Writes `{name}.npy` (P, 17, 3) camera mm and `{name}.json` per image, with
     `options.visualize` also `panels/{name}.png` and `contact_sheet.png`, and `summary.json`;
     returns the summary dict. A bad image is skipped and reported; missing weights raise
     PerceptionError naming the file. An `output_dir` holding files inference did not write is
-    refused (OutputConflictError) unless `overwrite`.
+    refused (OutputConflictError) unless `overwrite`. A video file goes to `video.infer_video`.
     """
     from pose3d.models.registry import load_model_from_checkpoint
     from pose3d.validation import check_output_folder, claim_output_folder
+
+    if is_video(inputs):
+        from pose3d.inference.video import infer_video
+
+        return infer_video(checkpoint, inputs, output_dir, options)
 
     device = resolve_device((options or InferenceOptions()).device)
     options = replace(options or InferenceOptions(), device=device)
@@ -283,6 +289,7 @@ def run_inference(
                         sheet_titles.append(item.name)
             progress.update(1)
     progress.close()
+    close_backend(keypoint_backend)
 
     if options.visualize and sheet_panels:
         with timer("draw"):
@@ -346,19 +353,15 @@ def _perceive(items, keypoint_backend, depth_backend, options, skipped, timer, p
             skipped.append({"path": str(item.path), "reason": "no depth map for this image in the dataset"})
             progress.update(1)
             continue
-        try:
-            item.intrinsics, item.intrinsics_source = choose_intrinsics(
-                options.intrinsics, item.frame, depth.focal_px if depth is not None else None, item.image_rgb.shape[:2]
-            )
-        except PerceptionError as error:
-            log.warning("skipping: %s", error)
-            skipped.append({"path": str(item.path), "reason": "no camera intrinsics (give --intrinsics)"})
-            progress.update(1)
-            continue
+        item.intrinsics, item.intrinsics_source = choose_intrinsics(
+            options.intrinsics, item.frame, depth.focal_px if depth is not None else None, item.image_rgb.shape[:2]
+        )
         order = np.argsort(-found.scores, kind="stable")[: max(0, options.max_people)]
         found.boxes_xyxy, found.scores, found.keypoints = (
             found.boxes_xyxy[order], found.scores[order], found.keypoints[order],
         )
+        if getattr(found, "world_mm", None) is not None:  # mediapipe: its own 3D, kept as a peer
+            found.world_mm = found.world_mm[order]
         item.detections = found
         item.keypoints_layout = keypoint_backend.layout
         item.depth_m = depth.depth_m if depth is not None else None
@@ -427,6 +430,8 @@ def _write_result(item: _Image, output_dir: Path, model_info: dict[str, str], op
         }
         if item.joints_gt_mm is not None and index < len(item.joints_gt_mm):
             person["joints_3d_gt_mm"] = _finite(item.joints_gt_mm[index])
+        if getattr(item.detections, "world_mm", None) is not None:
+            person["mediapipe_world_mm"] = _finite(item.detections.world_mm[index])
         people.append(person)
     fx, fy, cx, cy = (float(v) for v in item.intrinsics)
     result = {

@@ -167,6 +167,8 @@ def perception_inputs(perception: Any) -> dict[str, str]:
     keypoints, depth = perception.keypoints, perception.depth
     if keypoints.backend == "yolo":
         keypoints_label, keypoints_kind = "real detector (YOLO pose)", "real"
+    elif keypoints.backend == "mediapipe":
+        keypoints_label, keypoints_kind = "real detector (MediaPipe BlazePose)", "real"
     elif keypoints.error_model == "realistic":
         keypoints_label = (f"simulated detector (projected ground truth + detector error model: mean error "
                            f"{keypoints.relative_error:g} x person height, left/right swaps, self-occlusion)")

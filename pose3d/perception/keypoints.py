@@ -1,4 +1,4 @@
-"""2D keypoint backends: Ultralytics YOLO pose (COCO-17) and projected ground truth (H36M-17).
+"""2D keypoint backends: Ultralytics YOLO pose (COCO-17) and projected ground truth (H36M-17); MediaPipe in mediapipe_pose.
 
 Both return, for each frame of a batch, every person found as `Detections` (boxes xyxy,
 scores, keypoints (x, y, score) in original image pixels), so preprocessing and inference
@@ -201,7 +201,7 @@ class GroundTruthKeypoints:
         )
 
 
-KEYPOINT_BACKENDS = ("yolo", "groundtruth", "dataset")
+KEYPOINT_BACKENDS = ("yolo", "mediapipe", "groundtruth", "dataset")
 
 
 def build_keypoint_backend(
@@ -214,18 +214,28 @@ def build_keypoint_backend(
     noise_px: float = 0.0,
     dropout: float = 0.0,
     seed: int = 0,
+    person_boxes: str = "frame",
     errors: DetectorErrors | None = None,
     config_key: str = "perception.keypoints.backend",
 ) -> YoloKeypoints | GroundTruthKeypoints:
     """The one factory of 2D backends, for preprocess and inference alike.
 
-    `yolo`: Ultralytics pose weights; `groundtruth`: the annotation projected, through the detector
-    error model `errors` (None: the oracle) with extra `noise_px` Gaussian noise and `dropout`
-    (seeded by `seed`); `dataset`: the annotation projected exactly (inference's name for
-    groundtruth without errors). `config_key` names the setting in errors.
+    `yolo`: Ultralytics pose weights; `groundtruth`: the annotation projected, turned into
+    detector-like keypoints by `errors` when given, with `noise_px` Gaussian noise and `dropout`
+    on top (all seeded by `seed`); `dataset`: the annotation projected exactly (inference's name
+    for groundtruth without errors); `mediapipe`: BlazePose from the mediapipe wheel, per person box
+    (`person_boxes` "frame": the annotated box, else the whole image; "yolo": YOLO's boxes from
+    `weights`). `config_key` names the setting in errors.
     """
     if name == "yolo":
         return YoloKeypoints(weights, batch_size, confidence, device)
+    if name == "mediapipe":
+        from pose3d.perception.mediapipe_pose import MediaPipeKeypoints
+
+        if person_boxes not in ("frame", "yolo"):
+            raise PerceptionError(f"mediapipe person boxes {person_boxes!r}: allowed values ['frame', 'yolo']")
+        detector = YoloKeypoints(weights, batch_size, confidence, device) if person_boxes == "yolo" else None
+        return MediaPipeKeypoints(confidence=confidence, person_detector=detector)
     if name == "groundtruth":
         return GroundTruthKeypoints(noise_px, dropout, seed, errors)
     if name == "dataset":
@@ -244,5 +254,5 @@ def keypoint_backend_from_config(config: Config, seed: int = 0) -> YoloKeypoints
     return build_keypoint_backend(
         settings.backend, weights=settings.weights, batch_size=settings.batch_size,
         confidence=settings.confidence, device=config.perception.device, noise_px=settings.noise_px,
-        dropout=settings.dropout, seed=seed, errors=errors,
+        dropout=settings.dropout, errors=errors, seed=seed, person_boxes=settings.person_boxes,
     )
