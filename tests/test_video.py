@@ -152,3 +152,19 @@ def test_a_broken_video_is_a_clear_error(tmp_path, lifter_checkpoint):
         run_inference(lifter_checkpoint, broken, tmp_path / "out", InferenceOptions(device="cpu", depth_backend="none",
                                                                                     keypoints_backend="mediapipe"))
     assert not (tmp_path / "out" / "broken.npy").exists()
+
+
+def test_fast_panel_shows_the_frame_and_the_skeletons():
+    from pose3d.inference.fast_panels import PanelRenderer
+    from pose3d.testing.samples import TEMPLATE_MM
+
+    renderer = PanelRenderer(240)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    keypoints = np.concatenate([np.full((1, 17, 2), 100.0), np.ones((1, 17, 1))], axis=-1)
+    joints = (TEMPLATE_MM + [0, 0, 4000])[None]
+    panel = renderer.render(frame, keypoints, "coco17", joints)
+    assert panel.shape == (240, 320 + 240, 3) and panel.dtype == np.uint8
+    empty = renderer.render(frame, keypoints[:0], "coco17", np.full((1, 17, 3), np.nan))
+    three_d, empty_3d = panel[:, 320:].astype(int), empty[:, 320:].astype(int)
+    assert np.abs(three_d - empty_3d).sum() > 0  # the skeleton is drawn; an absent person (NaN) is not
+    assert np.array_equal(empty_3d, renderer.skeletons_3d(np.zeros((0, 17, 3))).astype(int))
