@@ -59,8 +59,7 @@ def main() -> None:
         summary = run_inference(checkpoint, photos, scratch / "out", options)
         per_photo = {}
         for name in PHOTOS:
-            stem = name.rsplit(".", 1)[0]
-            result = json.loads((scratch / "out" / f"{stem}.json").read_text())
+            result = json.loads((scratch / "out" / f"{name}.json").read_text())
             people = []
             for person in result["people"]:
                 lifted = np.asarray(person["joints_3d_mm"])

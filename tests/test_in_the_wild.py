@@ -170,7 +170,7 @@ def test_pose3d_infer_on_a_folder_of_real_photos(photos, lifter_checkpoint, tmp_
     summary = json.loads((out / "summary.json").read_text())
     assert summary["images_processed"] == 2 and summary["people_found"] == 2
     for photo in PHOTOS:
-        name = photo.rsplit(".", 1)[0]
+        name = photo  # outputs keep the extension: bus.jpg.npy
         result = json.loads((out / f"{name}.json").read_text())
         validate_result(result)
         assert result["intrinsics"]["source"] == "default_fov"  # these photos carry no EXIF focal length

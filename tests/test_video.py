@@ -74,18 +74,18 @@ def test_video_without_smoothing_equals_the_per_frame_path(walking_clip, lifter_
     root, video = walking_clip
     summary = run_inference(lifter_checkpoint, video, tmp_path / "video", _options(root, visualize=True))
     assert summary["images_processed"] == FRAMES and summary["people_found"] == 1
-    joints = np.load(tmp_path / "video" / f"{SEQUENCE}.npy")
+    joints = np.load(tmp_path / "video" / f"{SEQUENCE}.mp4.npy")
     assert joints.shape == (FRAMES, 1, 17, 3) and np.all(np.isfinite(joints))
-    result = json.loads((tmp_path / "video" / f"{SEQUENCE}.json").read_text())
+    result = json.loads((tmp_path / "video" / f"{SEQUENCE}.mp4.json").read_text())
     validate_result(result, VIDEO_RESULT_SCHEMA)
     assert result["smoothing"] == {"filter": "none"} and result["intrinsics"]["source"] == "dataset"
     assert result["tracks"] == [{"id": 0, "first_frame": 0, "last_frame": FRAMES - 1, "frames_seen": FRAMES}]
-    panels = list(decode_frames(tmp_path / "video" / f"{SEQUENCE}_panels.mp4"))
+    panels = list(decode_frames(tmp_path / "video" / "panels" / f"{SEQUENCE}.mp4.mp4"))
     assert len(panels) == FRAMES and panels[0].shape[0] == 480
 
     run_inference(lifter_checkpoint, root / "images" / SEQUENCE, tmp_path / "frames", _options(root))
     images = sorted((root / "images" / SEQUENCE).glob("*.jpg"))
-    per_frame = np.stack([np.load(tmp_path / "frames" / f"{p.stem}.npy")[0] for p in images])
+    per_frame = np.stack([np.load(tmp_path / "frames" / f"{p.name}.npy")[0] for p in images])
     np.testing.assert_allclose(joints[:, 0], per_frame, atol=1e-2)
 
 
@@ -94,13 +94,13 @@ def test_smoothing_lowers_jitter_and_keeps_accuracy(walking_clip, lifter_checkpo
     root, video = walking_clip
     run_inference(lifter_checkpoint, video, tmp_path / "raw", _options(root))
     run_inference(lifter_checkpoint, video, tmp_path / "smooth", _options(root, smoothing="one_euro"))
-    raw = np.load(tmp_path / "raw" / f"{SEQUENCE}.npy")[:, 0]
-    smooth = np.load(tmp_path / "smooth" / f"{SEQUENCE}.npy")[:, 0]
+    raw = np.load(tmp_path / "raw" / f"{SEQUENCE}.mp4.npy")[:, 0]
+    smooth = np.load(tmp_path / "smooth" / f"{SEQUENCE}.mp4.npy")[:, 0]
     images = sorted((root / "images" / SEQUENCE).glob("*.jpg"))
     truth = np.stack([_truth(root, p) for p in images])
     assert mean_acceleration(smooth) < mean_acceleration(raw)
     assert mpjpe(smooth, truth).mean() <= mpjpe(raw, truth).mean() + 5.0
-    assert json.loads((tmp_path / "smooth" / f"{SEQUENCE}.json").read_text())["smoothing"]["filter"] == "one_euro"
+    assert json.loads((tmp_path / "smooth" / f"{SEQUENCE}.mp4.json").read_text())["smoothing"]["filter"] == "one_euro"
 
 
 def _truth(root, image_path):
@@ -151,7 +151,7 @@ def test_a_broken_video_is_a_clear_error(tmp_path, lifter_checkpoint):
     with pytest.raises(ValueError, match="broken.mp4"):
         run_inference(lifter_checkpoint, broken, tmp_path / "out", InferenceOptions(device="cpu", depth_backend="none",
                                                                                     keypoints_backend="mediapipe"))
-    assert not (tmp_path / "out" / "broken.npy").exists()
+    assert not (tmp_path / "out" / "broken.mp4.npy").exists()
 
 
 def test_fast_panel_shows_the_frame_and_the_skeletons():

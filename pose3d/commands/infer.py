@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Writes {name}.npy (people x 17 x 3, camera space mm) and {name}.json per image, summary.json, "
             "and with --visualize panels/{name}.png and contact_sheet.png; for a video {name}.npy is "
-            "frames x people x 17 x 3 and --visualize writes {name}_panels.mp4. Without --config the backends "
+            "frames x people x 17 x 3 and --visualize writes panels/{name}.mp4. Without --config the backends "
             "are yolo + depthpro (weights from the flags); with --config they come from its infer: section."
         ),
     )
@@ -83,7 +83,11 @@ def run(args: argparse.Namespace) -> int:
         for flag, key in FLAG_KEYS.items()
     }
     try:
-        config = config_with_flags(read_config_file(args.config) if args.config else STANDALONE, flags)
+        raw = read_config_file(args.config) if args.config else STANDALONE
+        # The checkpoint, not `infer.model`, says which model runs here (its depth needs are checked
+        # against the loaded model), so the workflow's infer.model/depth_backend pairing check is off.
+        raw = {**raw, "infer": {**(raw.get("infer") or {}), "enabled": False}}
+        config = config_with_flags(raw, flags)
         check_file_exists(args.checkpoint, "--checkpoint", "checkpoint")
         check_device(config.perception.device, _named("--device", "perception.device", args.device))
         if config.infer.keypoints_backend == "yolo":

@@ -207,7 +207,7 @@ def run_inference(
     if is_video(inputs):
         from pose3d.inference.video import infer_video
 
-        return infer_video(checkpoint, inputs, output_dir, options)
+        return infer_video(checkpoint, inputs, output_dir, options, overwrite=overwrite)
 
     device = resolve_device((options or InferenceOptions()).device)
     options = replace(options or InferenceOptions(), device=device)

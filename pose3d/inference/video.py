@@ -4,8 +4,9 @@ Frames come from OpenCV's VideoCapture (FFmpeg). Each batch of frames goes throu
 perception, cropping and model calls as still images (`pose3d.inference.run`); boxes are linked
 into tracks (`tracking.IoUTracker`); each track's 3D joints may be smoothed over time with a One
 Euro filter (`smoothing`). Writes `{name}.npy` (T, P, 17, 3) camera mm, NaN where a track is
-absent; `{name}.json` (format: `outputs.VIDEO_RESULT_SCHEMA`); `{name}_panels.mp4` (frame with 2D
-keypoints beside the 3D skeletons, `fast_panels`) when visualising; and `summary.json`.
+absent; `{name}.json` (format: `outputs.VIDEO_RESULT_SCHEMA`); `panels/{name}.mp4` (frame with 2D
+keypoints beside the 3D skeletons, `fast_panels`) when visualising; and `summary.json`. `name` is
+the video's file name, extension kept (`clip.mp4` -> `clip.mp4.npy`), as image outputs are named.
 
 With the `dataset` keypoint backend the video must show a dataset sequence: its file stem names
 the sequence (`s_09_act_02_subact_01_ca_01.mp4`), and frame t is the sequence's t-th annotated image.
@@ -152,25 +153,29 @@ class _Smoother:
         return {"filter": "one_euro", "min_cutoff": self.min_cutoff, "beta": self.beta, "d_cutoff": DERIVATIVE_CUTOFF_HZ}
 
 
-def infer_video(checkpoint: str | Path, video_path: str | Path, output_dir: str | Path, options=None) -> dict[str, Any]:
+def infer_video(
+    checkpoint: str | Path, video_path: str | Path, output_dir: str | Path, options=None, overwrite: bool = False,
+) -> dict[str, Any]:
     """Estimate 3D poses of every person in every frame of `video_path`; returns the summary dict.
 
     `options` is an `InferenceOptions`; its `smoothing` ("none" | "one_euro"), `smoothing_min_cutoff`
-    and `smoothing_beta` choose the temporal filter, `max_images` caps the frames (0 = all).
+    and `smoothing_beta` choose the temporal filter, `max_images` caps the frames (0 = all). An
+    `output_dir` holding files inference did not write is refused unless `overwrite`.
     """
     from pose3d.inference import run
     from pose3d.models.registry import load_model_from_checkpoint
+    from pose3d.validation import check_output_folder, claim_output_folder
 
     options = options or run.InferenceOptions()
     device = resolve_device(options.device)
     options = replace(options, device=device)
     started = time.perf_counter()
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    check_output_folder(output_dir, "infer", overwrite)  # refuse before any work
     timer = run._StageTimer(device)
     capture, info = open_video(video_path)
     capture.release()
-    name = info.path.stem
+    name = info.path.name  # outputs keep the extension, as for images: clip.mp4 -> clip.mp4.npy
 
     with timer("setup"):
         model, ckpt = load_model_from_checkpoint(checkpoint, device)
@@ -185,7 +190,7 @@ def infer_video(checkpoint: str | Path, video_path: str | Path, output_dir: str 
             if options.dataset_root is None:
                 raise ValueError("the dataset keypoint/depth backends need options.dataset_root (config 'dataset.root')")
             lookup = DatasetLookup(options.dataset_root)
-            dataset_images = lookup.sequence_images(name)
+            dataset_images = lookup.sequence_images(info.path.stem)
     smoother = _Smoother(options.smoothing, info.fps, options.smoothing_min_cutoff, options.smoothing_beta)
     tracker = IoUTracker()
     log.info("video %s: %dx%d at %.2f fps, ~%d frames; model %s, keypoints %s, smoothing %s",
@@ -195,8 +200,9 @@ def infer_video(checkpoint: str | Path, video_path: str | Path, output_dir: str 
     per_frame: list[dict[int, np.ndarray]] = []  # track id -> (17, 3) mm, per frame
     frame_records: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
+    claim_output_folder(output_dir, "infer", overwrite)
     renderer = PanelRenderer(PANEL_HEIGHT) if options.visualize else None
-    panel_video = Mp4Writer(output_dir / f"{name}_panels.mp4", info.fps) if options.visualize else None
+    panel_video = Mp4Writer(output_dir / "panels" / f"{name}.mp4", info.fps) if options.visualize else None
     intrinsics, intrinsics_source = None, ""
     total = min(info.frame_count, options.max_images) if options.max_images else info.frame_count
     progress = tqdm(total=total or None, desc=f"infer {name}", unit="frame", disable=not options.progress)
@@ -211,7 +217,7 @@ def infer_video(checkpoint: str | Path, video_path: str | Path, output_dir: str 
             run._estimate(kept, model, model_layout, shards, options.batch_size, device)
         kept_ids = {id(item) for item in kept}
         for item in batch:
-            index = int(item.name.rsplit("_", 1)[1])
+            index = int(item.name.rsplit("#", 1)[1])
             if id(item) not in kept_ids:
                 per_frame.append({})
                 frame_records.append({"index": index, "people": [], "skipped": True})
@@ -308,7 +314,7 @@ def _decode_loop(frames, batch, flush, dataset_images, lookup, info, name, optio
             frame = lookup.frame_for(dataset_images[index], image_bgr)
         else:
             frame = Frame(image_bgr, None)
-        batch.append(run._Image(info.path, f"{name}_{index:06d}", frame, cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)))
+        batch.append(run._Image(info.path, f"{name}#{index:06d}", frame, cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)))
         if len(batch) >= max(1, options.batch_size):
             flush()
     flush()
