@@ -193,3 +193,21 @@ def test_pose3d_infer_on_a_folder_of_real_photos(photos, lifter_checkpoint, tmp_
         disagreement = float(pa_mpjpe((joints[0] - joints[0, 0])[None], peer[None])[0])
         assert np.isfinite(disagreement) and disagreement < 200.0, disagreement
     assert (out / "contact_sheet.png").is_file()
+
+
+def test_mediapipe_runs_once_per_yolo_person_box(photos, tmp_path):
+    """`person_boxes: yolo`: YOLO's boxes (a tiny random-weight model here) choose where MediaPipe looks."""
+    from pose3d.testing.tiny_models import save_tiny_yolo_pose
+
+    weights = save_tiny_yolo_pose(tmp_path / "pose.pt")
+    backend = build_keypoint_backend("mediapipe", weights=weights, confidence=0.0, device="cpu", person_boxes="yolo")
+    try:
+        image = _read(photos / "bus.jpg")
+        frame = Frame(image, None)
+        yolo_boxes = backend.person_detector([frame])[0].boxes_xyxy
+        (found,) = backend([frame])
+    finally:
+        backend.close()
+    assert len(found) <= len(yolo_boxes)
+    for box in found.boxes_xyxy:  # every person reported sits in one of YOLO's boxes
+        assert np.any(np.all(np.isclose(yolo_boxes, box), axis=1))
