@@ -9,7 +9,10 @@ profiles/slurm-gpu is checked by a dry run, which needs no cluster.
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +81,7 @@ def describe(result: subprocess.CompletedProcess, cluster: SlurmCluster) -> str:
 @pytest.mark.slurm
 @pytest.mark.slow
 def test_data_stages_run_as_slurm_jobs(cluster, tmp_path):
-    """synthesize -> preprocess of a tiny dataset, every job submitted with sbatch and run by slurmd."""
+    """synthesize -> index -> preprocess of a tiny dataset, every job submitted with sbatch and run by slurmd."""
     config = tiny_config_dict(tmp_path / "resources" / "synthetic", dataset=SLURM_DATASET)
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -92,7 +95,7 @@ def test_data_stages_run_as_slurm_jobs(cluster, tmp_path):
     for target in targets:
         assert (tmp_path / target).stat().st_size > 0, target
     job_ids = submitted_job_ids(result)
-    assert len(job_ids) == 3, describe(result, cluster)  # synthesize, 2 x preprocess
+    assert len(job_ids) == 5, describe(result, cluster)  # synthesize, 2 x index (S1, S9), 2 x preprocess
     records = {job_id: cluster.show_job(job_id) for job_id in job_ids}
     for job_id, record in records.items():
         assert "JobState=COMPLETED" in record, f"job {job_id}:\n{record}"
@@ -180,9 +183,8 @@ def test_train_stopped_at_its_time_limit_is_retried_and_resumes(cluster, tmp_pat
         synthetic={"frames_per_sequence": 40},
         models=["transformer"],
         infer={"enabled": False},
-        # 40 epochs: more than one attempt's minute on a 2-CPU runner (start-up, and a signal up to 30 s
-        # early), a few attempts in all.
-        train={"epochs": 40, "batch_size": 2, "preview_samples": 0, "checkpoint_every_minutes": 0, "device": "cpu"},
+        # The epoch count is sized below from a measured epoch, so training outlasts one attempt on any runner.
+        train={"epochs": 3, "batch_size": 2, "preview_samples": 0, "checkpoint_every_minutes": 0, "device": "cpu"},
     )
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -195,6 +197,8 @@ def test_train_stopped_at_its_time_limit_is_retried_and_resumes(cluster, tmp_pat
         capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
     )
     assert local.returncode == 0, (local.stdout + local.stderr)[-4000:]
+    config["train"]["epochs"] = epochs_for_seconds(tmp_path, config_path, TRAINING_SECONDS)
+    config_path.write_text(yaml.safe_dump(config))
 
     result = run_snakemake(
         tmp_path, best, "--snakefile", str(REPO_ROOT / "Snakefile"), f"--configfile={config_path}",
@@ -211,4 +215,24 @@ def test_train_stopped_at_its_time_limit_is_retried_and_resumes(cluster, tmp_pat
     assert "JobState=FAILED" in first and "TimeLimit=00:01:00" in first, first
     assert "resumed from step" in (tmp_path / "results" / "logs" / "train" / "transformer.log").read_text()
     final = torch.load(tmp_path / "results" / "models" / "transformer" / "checkpoints" / "last.pt", weights_only=True)
-    assert final["epoch"] == 40 and (tmp_path / best).is_file()
+    assert final["epoch"] == config["train"]["epochs"] and (tmp_path / best).is_file()
+
+
+# Training work for the time-limit test: with the signal 30 s into each one-minute attempt and ~10 s of
+# start-up, an attempt trains ~20 s, so this takes about three attempts (the test allows nine).
+TRAINING_SECONDS = 45.0
+
+
+def epochs_for_seconds(work_dir: Path, config_path: Path, seconds: float) -> int:
+    """Epochs of the configured training that take about `seconds` on this machine, from a measured run."""
+    probe = work_dir / "epoch_probe"
+    run = subprocess.run(
+        [sys.executable, "-m", "pose3d.cli", "train", "--config", str(config_path), "--model", "transformer",
+         "--out", str(probe), "--no-resume"],
+        cwd=work_dir, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    history = json.loads((probe / "history.json").read_text())
+    per_epoch = max(min(record["epoch_seconds"] for record in history), 0.01)
+    shutil.rmtree(probe)
+    return max(10, math.ceil(seconds / per_epoch))
