@@ -203,7 +203,7 @@ def test_train_stopped_at_its_time_limit_is_retried_and_resumes(cluster, tmp_pat
     result = run_snakemake(
         tmp_path, best, "--snakefile", str(REPO_ROOT / "Snakefile"), f"--configfile={config_path}",
         # A command-line --set-resources replaces the profile's for the rule: repeat what it sets for train.
-        "--retries", "10", "--set-resources", "train:runtime=1", "train:mem_mb=2000", "train:gpu=0",
+        "--retries", "8", "--set-resources", "train:runtime=1", "train:mem_mb=2000", "train:gpu=0",
         "train:slurm_extra='--signal=TERM@30'",
     )
 
@@ -219,8 +219,8 @@ def test_train_stopped_at_its_time_limit_is_retried_and_resumes(cluster, tmp_pat
 
 
 # Training work for the time-limit test: with the signal 30 s into each one-minute attempt and ~10 s of
-# start-up, an attempt trains ~20 s, so this takes about five attempts (the test allows eleven).
-TRAINING_SECONDS = 90.0
+# start-up, an attempt trains ~20 s, so this takes about three attempts (the test allows nine).
+TRAINING_SECONDS = 50.0
 
 
 def epochs_for_seconds(work_dir: Path, config_path: Path, seconds: float) -> int:
