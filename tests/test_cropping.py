@@ -42,17 +42,16 @@ def test_missing_keypoints_become_zero_score():
 
 
 def _depth_under_keypoints(depth_crop: np.ndarray, keypoints: np.ndarray, image_size: int) -> np.ndarray:
-    """Depth (B, 17) read at each keypoint by the models' own sampler (`keypoint_depth_features`)."""
+    """Depth (B, 17) read at each keypoint by the models' own sampler (`depth_at_keypoints`)."""
     import torch
 
-    from pose3d.models.common import keypoint_depth_features
+    from pose3d.models.lifting import depth_at_keypoints
 
-    reference_mm = torch.full((len(keypoints),), 1000.0)
-    features = keypoint_depth_features(
-        torch.as_tensor(depth_crop, dtype=torch.float32)[:, None], torch.as_tensor(keypoints), reference_mm, image_size
+    read = depth_at_keypoints(
+        torch.as_tensor(depth_crop, dtype=torch.float32)[:, None], torch.as_tensor(keypoints), image_size
     )
-    assert bool(features[..., 0].all())  # every keypoint landed on a valid depth pixel
-    return torch.exp(features[..., 1]).double().numpy()  # log(d / 1 m) -> d in metres
+    assert bool((read > 0).all())  # every keypoint landed on a valid depth pixel
+    return read.double().numpy()
 
 
 @pytest.mark.parametrize("axis", [0, 1])

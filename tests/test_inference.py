@@ -23,7 +23,8 @@ from pose3d.inference import (
     panels,
     run_inference,
 )
-from pose3d.models.common import REFERENCE_EXTENT_MM
+from pose3d.models import common
+from pose3d.models.lifting import REFERENCE_RADIUS_MM
 from pose3d.models.registry import build_model
 from pose3d.perception.base import PerceptionError
 from pose3d.testing.config import tiny_config_dict
@@ -35,15 +36,16 @@ FOV_DEG = 60.0
 def save_checkpoint(path: Path, config, layout: str = "h36m17", zero_root_head: bool = False) -> Path:
     """A tiny transformer checkpoint in the trainer's format (model, model_name, config, keypoints_layout).
 
-    `zero_root_head`: the root head outputs 0, so the root sits at the pelvis keypoint at the
-    reference depth z_ref = focal_crop * REFERENCE_EXTENT_MM / S: a root we can compute by hand.
+    `zero_root_head`: the last layer outputs 0, so the root sits on the pelvis keypoint's ray at the
+    weak-perspective depth z_ref = REFERENCE_RADIUS_MM / (RMS radius of the normalised 2D pose):
+    a root we can compute by hand.
     """
     torch.manual_seed(0)
     model = build_model("transformer", config, layout)
     if zero_root_head:
         with torch.no_grad():
-            model.root_head.weight.zero_()
-            model.root_head.bias.zero_()
+            model.lifting.layers[-1].weight.zero_()
+            model.lifting.layers[-1].bias.zero_()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {"model": model.state_dict(), "model_name": "transformer", "config": config.to_dict(), "keypoints_layout": layout},
@@ -210,7 +212,7 @@ def test_every_person_found_up_to_max_people_in_one_batch(synthetic, eager_yolo,
 
 
 def test_known_intrinsics_vs_fov_estimate_move_the_root(synthetic, eager_yolo, depthpro_fov60, tmp_path):
-    """With the root head at zero, root z = z_ref = (f / crop scale) * extent / S: doubling f doubles z."""
+    """With the last layer at zero, root z = z_ref = REFERENCE_RADIUS_MM / 2D radius: doubling f doubles z."""
     config = synthetic[1]
     constructed = save_checkpoint(tmp_path / "root.pt", config, zero_root_head=True)
     plain_images(tmp_path / "photos", 1, height=96, width=128)
@@ -230,10 +232,11 @@ def test_known_intrinsics_vs_fov_estimate_move_the_root(synthetic, eager_yolo, d
     assert known["intrinsics"]["source"] == "user"
 
     root_fov, root_user = np.array(fov["people"][0]["root_mm"]), np.array(known["people"][0]["root_mm"])
-    box = np.array(fov["people"][0]["box_xyxy"])
-    size = config.shards.image_size
-    crop_scale = config.shards.crop_padding * max(max(box[2] - box[0], box[3] - box[1]), 1.0) / size
-    assert root_fov[2] == pytest.approx(focal_fov / crop_scale * REFERENCE_EXTENT_MM / size, rel=1e-3)
+    points = np.array(fov["people"][0]["keypoints_2d"]["points"], dtype=np.float64)  # COCO-17, image pixels
+    points = common.keypoints_to_h36m(common.clean_keypoints(torch.tensor(points)[None]), "coco17")[0].numpy()
+    normalised = (points[points[:, 2] > 0, :2] - [64.0, 48.0]) / focal_fov
+    radius = np.sqrt(((normalised - normalised.mean(0)) ** 2).sum(1).mean())
+    assert root_fov[2] == pytest.approx(REFERENCE_RADIUS_MM / radius, rel=1e-3)
     assert root_user[2] == pytest.approx(2 * root_fov[2], rel=1e-4)
     # The same pixel back-projected with twice the focal at twice the depth: same x and y.
     assert np.allclose(root_user[:2], root_fov[:2], atol=1e-2 * max(1.0, np.abs(root_fov[:2]).max()))

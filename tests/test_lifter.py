@@ -9,7 +9,7 @@ import torch
 from pose3d import geometry
 from pose3d.config import config_from_dict, model_training_config
 from pose3d.models import build_model
-from pose3d.models.lifter import camera_normalised
+from pose3d.models.lifting import camera_normalised
 from pose3d.testing.config import tiny_config_dict
 from pose3d.testing.samples import make_batch
 from pose3d.testing.shards import write_shards

@@ -9,9 +9,16 @@ import pytest
 import timm
 import torch
 
-from pose3d import geometry, skeleton
+from pose3d import skeleton
 from pose3d.config import config_from_dict
-from pose3d.models import CHECKPOINT_KEYS, MODEL_NAMES, build_model, common, load_model_from_checkpoint
+from pose3d.models import (
+    CHECKPOINT_KEYS,
+    MODEL_NAMES,
+    build_model,
+    common,
+    lifting,
+    load_model_from_checkpoint,
+)
 from pose3d.models.cnn import create_backbone
 from pose3d.testing.config import tiny_config_dict
 from pose3d.testing.samples import make_batch
@@ -159,40 +166,82 @@ def test_coco_keypoints_convert_like_the_skeleton_module():
     np.testing.assert_allclose(converted.numpy(), skeleton.coco_to_h36m(coco), rtol=1e-5, atol=1e-4)
 
 
-def test_root_recovery_inverts_the_projection():
-    batch = make_batch(4, 5)
-    intrinsics = geometry.crop_intrinsics(batch["intrinsics"], batch["crop"])
-    root = batch["joints_3d"][:, 0]
-    pixel = geometry.camera_to_pixel(root[:, None], intrinsics[:, :2], intrinsics[:, 2:])[:, 0]
-    log_ratio = torch.log(root[:, 2] / common.reference_depth_mm(intrinsics, 32))
-    torch.testing.assert_close(common.recover_root_mm(pixel, log_ratio, intrinsics, 32), root, rtol=1e-5, atol=1e-2)
+def _raw_output_of(batch, frame):
+    """The raw lifting output that `lifting.decode` turns into the batch's true pose."""
+    joints = batch["joints_3d"].double()
+    root = joints[:, 0]
+    relative_m = (joints - root[:, None]) / 1000.0
+    pelvis = frame.normalised[:, 0, :2]
+    offset = (root[:, :2] / root[:, 2:3] - pelvis) / frame.radius[:, None]
+    log_ratio = torch.log(root[:, 2] / frame.reference_depth_mm())
+    return torch.cat([relative_m.flatten(1), offset, log_ratio[:, None]], dim=1)
 
 
-def test_depth_cues_read_the_map_at_the_keypoints():
-    depth = torch.zeros(1, 1, 8, 8)
-    depth[0, 0, 1, 2] = 4.0  # depth pixel (x=2, y=1) = crop pixels 4..5 x 2..3 of a crop of side 16
-    depth[0, 0, 6, 6] = 4.5
-    keypoints = torch.zeros(1, 17, 3)
-    keypoints[0, 0] = torch.tensor([4.5, 2.5, 1.0])  # the pelvis on the 4.0 m pixel
-    keypoints[0, 1] = torch.tensor([12.6, 13.0, 1.0])  # on the 4.5 m pixel
-    keypoints[0, 2] = torch.tensor([12.6, 13.0, 0.0])  # same place, but not detected
-    keypoints[0, 3] = torch.tensor([0.0, 15.0, 1.0])  # no surface there
-    cues = common.keypoint_depth_features(depth, keypoints, torch.tensor([2000.0]), size=16)
-    assert cues.shape == (1, 17, 3)
-    torch.testing.assert_close(cues[0, 0], torch.tensor([1.0, float(np.log(2.0)), 0.0]))
-    torch.testing.assert_close(cues[0, 1], torch.tensor([1.0, float(np.log(2.25)), 0.5]))
-    assert cues[0, 2].abs().sum() == 0 and cues[0, 3].abs().sum() == 0
+def test_decoding_inverts_the_projection():
+    """Root-relative joints, the root's normalised 2D offset and log(z / z_ref) give back the camera pose."""
+    batch = {k: v.double() for k, v in make_batch(4, 5).items()}
+    frame = lifting.keypoint_frame(batch["keypoints_2d"], batch["intrinsics"], batch["crop"], 32)
+    out = lifting.decode(_raw_output_of(batch, frame), frame)
+    torch.testing.assert_close(out["joints_mm"], batch["joints_3d"], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(out["root_mm"], batch["joints_3d"][:, 0], rtol=1e-6, atol=1e-6)
+    assert out["joints_rel_mm"][:, 0].abs().max() == 0
 
 
-def test_untrained_model_back_projects_the_keypoints(tmp_path):
-    """The 2.5D output: with zero offsets each joint is its keypoint at the root depth."""
+def test_untrained_model_puts_the_root_on_the_pelvis_ray(tmp_path):
+    """A zero last layer: the root on the pelvis keypoint's ray at the weak-perspective depth."""
     batch = make_batch(6, 3)
-    intrinsics = geometry.crop_intrinsics(batch["intrinsics"], batch["crop"])
-    root = batch["joints_3d"][:, 0]
-    log_ratio = torch.log(root[:, 2] / common.reference_depth_mm(intrinsics, 32))
-    offsets = torch.zeros(3, 17, 3)
-    offsets[..., 2] = (batch["joints_3d"][..., 2] - root[:, None, 2]) / 1000.0
-    root_offset = torch.stack([torch.zeros(3), torch.zeros(3), log_ratio], dim=1)
-    out = common.assemble_output(offsets, root_offset, batch["keypoints_2d"], intrinsics, 32)
-    torch.testing.assert_close(out["joints_mm"], batch["joints_3d"], rtol=1e-5, atol=0.05)
-    torch.testing.assert_close(out["root_mm"], root, rtol=1e-5, atol=0.05)
+    for name in MODEL_NAMES:
+        model = build_model(name, tiny_config(tmp_path), "h36m17").eval()
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.zero_()
+        out = model(batch)
+        frame = lifting.keypoint_frame(batch["keypoints_2d"], batch["intrinsics"], batch["crop"], 32)
+        torch.testing.assert_close(out["root_mm"][:, :2] / out["root_mm"][:, 2:], frame.normalised[:, 0, :2])
+        torch.testing.assert_close(out["root_mm"][:, 2], frame.reference_depth_mm())
+        assert out["joints_rel_mm"].abs().max() == 0
+
+
+def test_no_keypoints_fall_back_to_the_crop():
+    """Without any detected joint the crop's centre and size stand in for the 2D pose (finite, sensible)."""
+    batch = make_batch(1, 2)
+    keypoints = torch.zeros_like(batch["keypoints_2d"])
+    frame = lifting.keypoint_frame(keypoints, batch["intrinsics"], batch["crop"], 32)
+    detected = lifting.keypoint_frame(batch["keypoints_2d"], batch["intrinsics"], batch["crop"], 32)
+    assert torch.isfinite(frame.encoding()).all()
+    # The person fills the crop: the crop's radius is within a factor 2 of the keypoints' one.
+    ratio = frame.radius / detected.radius
+    assert ((ratio > 0.5) & (ratio < 2.0)).all(), ratio
+    assert (frame.centre - detected.centre).norm(dim=1).max() < detected.radius.max()
+
+
+def test_depth_cues_read_the_map_at_the_keypoints_and_ignore_its_scale():
+    depth = torch.full((1, 1, 8, 8), 4.0)  # the person at 4 m in the crop's central half
+    depth[0, 0, 1, 2] = 4.4  # depth pixel (x=2, y=1) = crop pixels 4..5 x 2..3 of a crop of side 16
+    depth[0, 0, 6, 6] = 3.6
+    depth[0, 0, 7, 0] = 0.0  # no surface
+    keypoints = torch.zeros(1, 17, 3)
+    keypoints[0, :, :2] = 7.5  # the centre, at 4 m
+    keypoints[0, :, 2] = 1.0
+    keypoints[0, 1] = torch.tensor([4.5, 2.5, 1.0])  # on the 4.4 m pixel
+    keypoints[0, 2] = torch.tensor([12.6, 13.0, 1.0])  # on the 3.6 m pixel
+    keypoints[0, 3] = torch.tensor([12.6, 13.0, 0.0])  # same place, but not detected
+    keypoints[0, 4] = torch.tensor([0.0, 15.0, 1.0])  # no surface there
+    frame = lifting.keypoint_frame(keypoints, torch.tensor([[100.0, 100.0, 8.0, 8.0]]), torch.tensor([[0.0, 0.0, 1.0]]), 16)
+    cues = lifting.relative_depth_cues(depth, keypoints, frame, size=16)
+    assert cues.shape == (1, lifting.DEPTH_CUES_DIM)
+    per_joint = cues[0, :34].reshape(17, 2)
+    gain = lifting.RELATIVE_DEPTH_GAIN
+    torch.testing.assert_close(per_joint[0], torch.tensor([1.0, 0.0]))
+    torch.testing.assert_close(per_joint[1], torch.tensor([1.0, gain * float(np.log(1.1))]))
+    torch.testing.assert_close(per_joint[2], torch.tensor([1.0, gain * float(np.log(0.9))]))
+    assert per_joint[3].abs().sum() == 0 and per_joint[4].abs().sum() == 0
+    assert cues[0, 34] == 1.0
+    torch.testing.assert_close(cues[0, 35], torch.log(4000.0 / frame.reference_depth_mm())[0])
+    # A monocular estimator's per-image scale error moves only the root cue, by its log.
+    scaled = lifting.relative_depth_cues(depth * 1.13, keypoints, frame, size=16)
+    torch.testing.assert_close(scaled[0, :35], cues[0, :35])
+    torch.testing.assert_close(scaled[0, 35], cues[0, 35] + float(np.log(1.13)))
+
+

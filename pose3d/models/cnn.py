@@ -1,4 +1,4 @@
-"""A CNN pose model: a timm backbone over RGB + depth + keypoint heatmaps as input channels."""
+"""A CNN pose model: a timm backbone over RGB + depth + keypoint heatmaps, lifted with the keypoints."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import torch
 from torch import nn
 
 from pose3d.config import CnnConfig
-from pose3d.models import common
+from pose3d.models import common, lifting
 from pose3d.models.inputs import blank_keypoints, check_inputs
 
 log = logging.getLogger(__name__)
+LIFTING_BLOCKS = 2  # residual blocks of the lifting network after the backbone (as the lifter's)
 
 
 def create_backbone(config: CnnConfig, in_chans: int) -> nn.Module:
@@ -40,13 +41,14 @@ def create_backbone(config: CnnConfig, in_chans: int) -> nn.Module:
 
 
 class CnnPoseModel(nn.Module):
-    """RGB (3) + normalised depth (1) + keypoint heatmaps (17) -> timm backbone -> MLP -> pose.
+    """RGB (3) + relative depth (1) + keypoint heatmaps (17) -> timm backbone -> lifting network -> pose.
 
-    The head also sees the normalised keypoints and the depth cues at them
-    (`common.keypoint_depth_features`), so the 2D pose reaches it without having to be re-read
-    from the heatmaps. Output: per-joint 2.5D offsets and the root offset (`common.assemble_output`).
-    `config.inputs` switches modalities off: their channels and head features are dropped, and
-    without keypoints every joint is treated as undetected (the 2.5D base is the crop centre).
+    The lifting network (`lifting.LiftingNetwork`, as the lifter's) reads the backbone's features
+    beside the camera-normalised keypoint encoding and the scale-free depth cues at the keypoints,
+    and regresses the root-relative pose directly (`lifting.decode`): the image adds what the 2D
+    pose cannot tell, and an error of the depth map's absolute scale cannot scale the skeleton.
+    `config.inputs` switches modalities off: their channels and features are dropped, and without
+    keypoints every joint is treated as undetected (the crop stands in for the 2D pose).
     """
 
     def __init__(self, config: CnnConfig, image_size: int, keypoints_layout: str) -> None:
@@ -59,35 +61,27 @@ class CnnPoseModel(nn.Module):
         uses = {name: name in self.inputs for name in ("rgb", "depth", "keypoints")}
         in_chans = 3 * uses["rgb"] + 1 * uses["depth"] + num_keypoints * uses["keypoints"]
         self.backbone = create_backbone(config, in_chans=in_chans)
-        features = (
-            self.backbone.num_features
-            + num_keypoints * 3 * uses["keypoints"]
-            + common.NUM_JOINTS * 3 * (uses["keypoints"] and uses["depth"])
-        )
-        self.head = common.RegressionHead(features, config.hidden_dim, common.NUM_JOINTS * 3 + 3, config.dropout)
+        backbone_dim = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features  # after any head conv
+        features = backbone_dim + lifting.ENCODING_DIM + lifting.DEPTH_CUES_DIM * uses["depth"]
+        self.lifting = lifting.LiftingNetwork(features, config.hidden_dim, LIFTING_BLOCKS, config.dropout)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         size = self.image_size
         keypoints = blank_keypoints(common.clean_keypoints(batch["keypoints_2d"].float()), self.inputs)
-        intrinsics = common.crop_intrinsics_of(batch)
-        reference_mm = common.reference_depth_mm(intrinsics, size)
+        keypoints_h36m = common.keypoints_to_h36m(keypoints, self.keypoints_layout)
+        frame = lifting.keypoint_frame(keypoints_h36m, batch["intrinsics"].float(), batch["crop"].float(), size)
         resize = {"size": (size, size), "mode": "bilinear", "align_corners": False}
         channels = []
         if "rgb" in self.inputs:
             channels.append(common.normalise_image(batch["image"].float()))
         if "depth" in self.inputs:
             depth_m = batch["depth"].float()
-            channels.append(nn.functional.interpolate(common.normalise_depth(depth_m, reference_mm), **resize))
+            person_m, _ = lifting.person_depth(depth_m)
+            channels.append(nn.functional.interpolate(lifting.relative_depth_map(depth_m, person_m), **resize))
         if "keypoints" in self.inputs:
             heatmaps = common.keypoint_heatmaps(keypoints, size, self.config.heatmap_size, self.config.heatmap_sigma)
             channels.append(nn.functional.interpolate(heatmaps, **resize))
-        head_parts = [self.backbone(torch.cat(channels, dim=1))]
-        keypoints_h36m = common.keypoints_to_h36m(keypoints, self.keypoints_layout)
-        if "keypoints" in self.inputs:
-            head_parts.append(common.normalise_keypoints(keypoints, size).flatten(1))
-            if "depth" in self.inputs:
-                head_parts.append(common.keypoint_depth_features(depth_m, keypoints_h36m, reference_mm, size).flatten(1))
-        head_input = torch.cat(head_parts, dim=1)
-        raw = common.run_in_float32(self.head, head_input)
-        joint_offsets = raw[:, : common.NUM_JOINTS * 3].reshape(-1, common.NUM_JOINTS, 3)
-        return common.assemble_output(joint_offsets, raw[:, -3:], keypoints_h36m, intrinsics, size)
+        parts = [self.backbone(torch.cat(channels, dim=1)), frame.encoding()]
+        if "depth" in self.inputs:
+            parts.append(lifting.relative_depth_cues(depth_m, keypoints_h36m, frame, size))
+        return lifting.decode(self.lifting(torch.cat(parts, dim=1)), frame)

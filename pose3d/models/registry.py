@@ -43,7 +43,7 @@ def build_model(name: str, config: Config, keypoints_layout: str) -> nn.Module:
     elif name == "lifter":
         from pose3d.models.lifter import LifterPoseModel
 
-        model = LifterPoseModel(config.model.lifter, keypoints_layout)
+        model = LifterPoseModel(config.model.lifter, image_size, keypoints_layout)
     else:
         raise ValueError(f"unknown model {name!r}; known: {list(MODEL_NAMES)}")
     log.info("built model %s (%s keypoints): %.2fM parameters", name, keypoints_layout, count_parameters(model) / 1e6)

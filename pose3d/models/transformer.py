@@ -6,18 +6,23 @@ import torch
 from torch import nn
 
 from pose3d.config import TransformerConfig
-from pose3d.models import common
+from pose3d.models import common, lifting
 from pose3d.models.inputs import blank_keypoints, check_inputs
+
+JOINT_READOUT_DIM = 16  # per-joint features each encoded joint token hands to the lifting network
+LIFTING_BLOCKS = 2  # residual blocks of the lifting network after the encoder (as the lifter's)
 
 
 class TransformerPoseModel(nn.Module):
-    """Tokens: (S/p)^2 patches of RGB + depth, 17 Human3.6M joint tokens, 1 root token.
+    """Tokens: (S/p)^2 patches of RGB + relative depth, 17 Human3.6M joint tokens, 1 root token.
 
-    A joint token embeds the joint's normalised 2D position and score and the depth cues read at
-    it (`common.keypoint_depth_features`); keypoints in COCO-17 are first converted to
-    Human3.6M-17, so joint token j predicts joint j. Each joint token is read out as that joint's
-    2.5D offsets (pixel residual, depth relative to the root); the root token gives the pelvis
-    2D offset and log(z / z_ref) (see `common.assemble_output`).
+    A joint token embeds the joint's place in the camera-normalised 2D pose (`lifting.KeypointFrame`)
+    and the scale-free depth cue read at it; keypoints in COCO-17 are first converted to
+    Human3.6M-17, so joint token j describes joint j. The root token starts from where the person
+    is and how large (centroid, log radius) and the person's depth cue. After the encoder, the root
+    token and a short read-out of every joint token go, beside the keypoint encoding and the depth
+    cues, into the same lifting network as the CNN's, which regresses the root-relative pose
+    directly (`lifting.decode`).
     `config.inputs` switches modalities off: rgb or depth channels leave the patches (no patch
     tokens without either), and without keypoints every joint token sees an undetected joint.
     """
@@ -37,8 +42,9 @@ class TransformerPoseModel(nn.Module):
         if patch_channels:
             self.patch_embed = nn.Conv2d(patch_channels, width, kernel_size=config.patch_size, stride=config.patch_size)
             self.patch_position = nn.Parameter(torch.randn(1, num_patches, width) * 0.02)
-        self.joint_embed = nn.Sequential(nn.Linear(6, width), nn.GELU(), nn.Linear(width, width))
+        self.joint_embed = nn.Sequential(nn.Linear(5, width), nn.GELU(), nn.Linear(width, width))
         self.joint_identity = nn.Parameter(torch.randn(1, common.NUM_JOINTS, width) * 0.02)
+        self.root_embed = nn.Linear(5, width)
         self.root_token = nn.Parameter(torch.randn(1, 1, width) * 0.02)
         layer = nn.TransformerEncoderLayer(
             d_model=width, nhead=config.num_heads, dim_feedforward=int(width * config.mlp_ratio),
@@ -46,36 +52,36 @@ class TransformerPoseModel(nn.Module):
         )
         self.encoder = nn.TransformerEncoder(layer, num_layers=config.depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
-        self.joint_head = nn.Linear(width, 3)
-        self.root_head = nn.Linear(width, 3)
-        for head in (self.joint_head, self.root_head):
-            nn.init.normal_(head.weight, std=1e-3)
-            nn.init.zeros_(head.bias)
+        self.joint_readout = nn.Linear(width, JOINT_READOUT_DIM)
+        features = width + common.NUM_JOINTS * JOINT_READOUT_DIM + lifting.ENCODING_DIM + lifting.DEPTH_CUES_DIM
+        self.lifting = lifting.LiftingNetwork(features, 2 * width, LIFTING_BLOCKS, config.dropout)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        size = self.image_size
+        size, joints = self.image_size, common.NUM_JOINTS
         keypoints = blank_keypoints(common.clean_keypoints(batch["keypoints_2d"].float()), self.inputs)
         keypoints = common.keypoints_to_h36m(keypoints, self.keypoints_layout)
-        intrinsics = common.crop_intrinsics_of(batch)
-        reference_mm = common.reference_depth_mm(intrinsics, size)
+        frame = lifting.keypoint_frame(keypoints, batch["intrinsics"].float(), batch["crop"].float(), size)
+        encoding = frame.encoding()
         channels = []
         if "rgb" in self.inputs:
             channels.append(common.normalise_image(batch["image"].float()))
         if "depth" in self.inputs:
             depth_m = batch["depth"].float()
-            depth = common.normalise_depth(depth_m, reference_mm)
+            person_m, _ = lifting.person_depth(depth_m)
+            depth = lifting.relative_depth_map(depth_m, person_m)
             channels.append(nn.functional.interpolate(depth, size=(size, size), mode="bilinear", align_corners=False))
-            depth_cues = common.keypoint_depth_features(depth_m, keypoints, reference_mm, size)
+            depth_cues = lifting.relative_depth_cues(depth_m, keypoints, frame, size)
         else:
-            depth_cues = torch.zeros_like(keypoints)  # "no depth known" at every joint
-        joint_features = torch.cat([common.normalise_keypoints(keypoints, size), depth_cues], dim=-1)
-        joints = self.joint_embed(joint_features) + self.joint_identity
-        root = self.root_token.expand(keypoints.shape[0], -1, -1)
-        sequence = [root, joints]
+            depth_cues = encoding.new_zeros(encoding.shape[0], lifting.DEPTH_CUES_DIM)  # "no depth known"
+        per_joint = torch.cat([encoding[:, : joints * 3].reshape(-1, joints, 3),
+                               depth_cues[:, : joints * 2].reshape(-1, joints, 2)], dim=-1)
+        person = torch.cat([encoding[:, joints * 3 :], depth_cues[:, joints * 2 :]], dim=-1)
+        root = self.root_token + self.root_embed(person)[:, None]
+        sequence = [root, self.joint_embed(per_joint) + self.joint_identity]
         if self.patch_embed is not None:
             patches = self.patch_embed(torch.cat(channels, dim=1))
             sequence.append(patches.flatten(2).transpose(1, 2) + self.patch_position)
         tokens = self.norm(self.encoder(torch.cat(sequence, dim=1)))
-        root_offset = common.run_in_float32(self.root_head, tokens[:, 0])
-        joint_offsets = common.run_in_float32(self.joint_head, tokens[:, 1 : 1 + common.NUM_JOINTS])
-        return common.assemble_output(joint_offsets, root_offset, keypoints, intrinsics, size)
+        readout = self.joint_readout(tokens[:, 1 : 1 + joints]).flatten(1)
+        features = torch.cat([tokens[:, 0], readout, encoding, depth_cues], dim=1)
+        return lifting.decode(self.lifting(features), frame)
