@@ -46,7 +46,7 @@ from pose3d.shards import schema  # noqa: E402
 from pose3d.shards.reader import decode_image, open_shard  # noqa: E402
 from pose3d.shards.writer import ShardWriter, encode_image  # noqa: E402
 from pose3d.testing.samples import make_samples  # noqa: E402
-from pose3d.training.augment import PoseAugmentor  # noqa: E402
+from pose3d.training.augment import BatchAugmentor, PoseAugmentor  # noqa: E402
 from pose3d.training.batches import batch_to_device, build_batch  # noqa: E402
 from pose3d.training.dataset import READ_BLOCK, ShardDataset, _to_sample  # noqa: E402
 
@@ -290,7 +290,7 @@ def loaders(shards: list[Path], tars: list[Path]) -> dict:
         dataset = TarDataset(tars, extract=False)
         return dataset, DataLoader(dataset, batch_size=BATCH, num_workers=workers)
 
-    return {"batches": batches(), "batches_aug": batches(KeyedAugmentor()), "per_sample": per_sample, "tar": tar}
+    return {"batches": batches(), "batches_aug": batches(BatchAugmentor(DEFAULT_AUGMENT, "h36m17", 0)), "per_sample": per_sample, "tar": tar}
 
 
 def main() -> None:

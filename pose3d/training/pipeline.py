@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -25,30 +24,6 @@ from pose3d.training.identity import resume_identity
 from pose3d.training.trainer import STOP_SIGNALS, Trainer
 
 log = logging.getLogger(__name__)
-
-
-class EpochSeededAugmentor:
-    """The PoseAugmentor with one random stream per (seed, epoch, sample).
-
-    A sample's augmentation is then a function of the epoch and the sample alone: the same
-    whatever the number of DataLoader workers, and the same for a run resumed inside an epoch
-    (which never augments the batches it skips).
-    """
-
-    def __init__(self, config: Config, keypoints_layout: str, seed: int, image_size: int | None = None) -> None:
-        from pose3d.training.augment import PoseAugmentor
-
-        self.seed = seed
-        self.epoch = 0
-        # image_size: the crop side, for samples read without their image (a depth-only model).
-        self.augmentor = PoseAugmentor(config.train.augment, keypoints_layout, seed, image_size)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
-        key = [int(sample[name]) for name in ("subject", "action", "subaction", "camera", "frame")]
-        return self.augmentor(sample, np.random.default_rng([self.seed, self.epoch, *key]))
 
 
 def augmentation_enabled(augment: Any) -> bool:
@@ -118,6 +93,7 @@ def build_trainer(
     """
     from pose3d.models.inputs import model_inputs, sample_fields
     from pose3d.models.registry import build_model
+    from pose3d.training.augment import BatchAugmentor
     from pose3d.training.dataset import ShardDataset
     from pose3d.training.loss import PoseLoss
 
@@ -135,8 +111,9 @@ def build_trainer(
             if cfg.decode_on == "device" and "image" in fields:
                 raise ValueError("train.decode_on: device decodes JPEG on the GPU, after the augmentation would have "
                                  "to warp the pixels; set every train.augment *_prob to 0 or use train.decode_on: cpu")
-            train_set.transform = EpochSeededAugmentor(
-                config, train_set.keypoints_layout, cfg.seed, train_set.infos[0].image_size
+            # One call per batch; image_size: the crop side, for batches read without their image.
+            train_set.transform = BatchAugmentor(
+                cfg.augment, train_set.keypoints_layout, cfg.seed, train_set.infos[0].image_size
             )
         val_set = ShardDataset(val_shards, evaluation=True, rank=0, world_size=1, fields=fields)
         train_loader = make_loader(train_set, config, context.device, cfg.batch_size, train=True)
