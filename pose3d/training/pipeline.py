@@ -46,10 +46,12 @@ def ignore_stop_signals(_worker_id: int) -> None:
 def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: int, train: bool) -> DataLoader:
     """Training: the dataset yields whole batches (batch_size=None, no collate). Evaluation: per-sample.
 
-    Workers are not persistent although the dataset would allow it (its epoch lives in shared
-    memory): they ignore SIGTERM so that a scheduler's signal reaches only the main process,
-    and a persistent worker alive at exit then cannot be terminated by multiprocessing's exit
-    handler, which waits for it. `del` of the epoch's iterator shuts them down instead.
+    Training workers are persistent (no worker start-up per epoch): the dataset's epoch and start
+    batch live in shared memory, so each epoch's order is what fresh workers would read. They ignore
+    SIGTERM (see `ignore_stop_signals`), and a persistent worker alive at interpreter exit would then
+    hang multiprocessing's exit handler, which terminates and joins it: the Trainer shuts them down
+    itself when `fit` ends, however it ends. Validation workers start per pass: kept, they would sit
+    idle through every training epoch.
     """
     workers = config.train.num_workers
     return DataLoader(
@@ -58,7 +60,7 @@ def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: 
         num_workers=workers,
         pin_memory=device.type == "cuda",
         drop_last=False,  # training batches are whole by construction; evaluation keeps every sample
-        persistent_workers=False,
+        persistent_workers=train and workers > 0,
         prefetch_factor=4 if workers > 0 else None,
         worker_init_fn=ignore_stop_signals,
         # Its own generator: starting an epoch's iterator must not draw from the global torch RNG,
