@@ -3,11 +3,12 @@
 For each crop size (64/128/256 px RGB, depth at half the side), on identical photo-like samples:
 
   profile        microseconds per sample of each stage, measured alone in this process: HDF5 block
-                 read, JPEG decode (cv2), depth conversion, augmentation (uint8 HWC and float CHW),
+                 read, JPEG decode (cv2), depth conversion, augmentation (per sample on uint8 HWC and
+                 float CHW, and batched: one BatchAugmentor call per batch of the batch contract),
                  the per-sample dict, default collate, batch assembly, worker-to-main transfer
   decode_limit   cv2.imdecode + BGR->RGB alone, one core: the most a loader core can deliver
   batches        ShardDataset(batches=True): whole uint8 batches from persistent workers (the training loader)
-  batches_aug    the same with the default augmentation
+  batches_aug    the same with the default augmentation (batched, in the workers, as training runs it)
   per_sample     ShardDataset per-sample dicts + DataLoader collate (the loader before batch mode)
   tar            WebDataset-style: per-sample .jpg/.png/.json files in uncompressed .tar chunks,
                  streamed member by member, collated by the DataLoader: the same payload
@@ -46,7 +47,7 @@ from pose3d.shards import schema  # noqa: E402
 from pose3d.shards.reader import decode_image, open_shard  # noqa: E402
 from pose3d.shards.writer import ShardWriter, encode_image  # noqa: E402
 from pose3d.testing.samples import make_samples  # noqa: E402
-from pose3d.training.augment import PoseAugmentor  # noqa: E402
+from pose3d.training.augment import BatchAugmentor, PoseAugmentor  # noqa: E402
 from pose3d.training.batches import batch_to_device, build_batch  # noqa: E402
 from pose3d.training.dataset import READ_BLOCK, ShardDataset, _to_sample  # noqa: E402
 
@@ -161,6 +162,17 @@ class KeyedAugmentor:
         return self.augmentor(sample, np.random.default_rng([0, self.epoch, int(sample["frame"])]))
 
 
+class EveryCallAnEpoch:
+    """The batched augmentation drawing anew on each call (another epoch), as a long run does."""
+
+    def __init__(self) -> None:
+        self.augmentor = BatchAugmentor(DEFAULT_AUGMENT, "h36m17", 0)
+
+    def __call__(self, batch: dict) -> dict:
+        self.augmentor.set_epoch(self.augmentor.epoch + 1)
+        return self.augmentor(batch)
+
+
 class Repeat(IterableDataset):
     """The same prepared batch `count` times: isolates the worker-to-main transfer."""
 
@@ -224,6 +236,8 @@ def profile(paths: list[Path], seconds: float) -> dict:
                      for s, d in zip(samples, decoded, strict=False)]
     augment_uint8_us = per_sample_us(augmentor, uint8_samples, seconds)
     augment_float_us = per_sample_us(augmentor, samples, seconds)
+    numpy_batch = {name: value.numpy() for name, value in build_batch([(blocks[0], i, info) for i in range(BATCH)]).items()}
+    augment_batched_us = per_sample_us(EveryCallAnEpoch(), [numpy_batch], seconds) / BATCH
     collate_us = per_sample_us(default_collate, [samples], seconds) / len(samples)
     batch_rows = [(blocks[0], i, info) for i in range(BATCH)]
     build_us = per_sample_us(lambda rows_: build_batch(rows_), [batch_rows], seconds) / BATCH
@@ -237,6 +251,7 @@ def profile(paths: list[Path], seconds: float) -> dict:
         "per_sample_dict_us (float conversions incl.)": round(dict_us, 1),
         "augment_uint8_hwc_us": round(augment_uint8_us, 1),
         "augment_float_chw_us": round(augment_float_us, 1),
+        "augment_batched_us": round(augment_batched_us, 1),
         "default_collate_us": round(collate_us, 1),
         "batch_build_us (decode incl.)": round(build_us, 1),
         "batch_build_minus_decode_us": round(build_us - decode, 1),
@@ -290,7 +305,7 @@ def loaders(shards: list[Path], tars: list[Path]) -> dict:
         dataset = TarDataset(tars, extract=False)
         return dataset, DataLoader(dataset, batch_size=BATCH, num_workers=workers)
 
-    return {"batches": batches(), "batches_aug": batches(KeyedAugmentor()), "per_sample": per_sample, "tar": tar}
+    return {"batches": batches(), "batches_aug": batches(BatchAugmentor(DEFAULT_AUGMENT, "h36m17", 0)), "per_sample": per_sample, "tar": tar}
 
 
 def main() -> None:
@@ -340,9 +355,14 @@ def main() -> None:
 
 
 def table(results: dict) -> str:
-    """A Markdown table: samples/s, share of the decode limit per core, ratio to tar."""
-    lines = ["| size | workers | decode limit/core | batches | batches_aug | per_sample | tar | batches/limit/core | batches/tar |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    """Markdown tables: augmentation per sample by path; samples/s, share of the decode limit per core, ratio to tar."""
+    lines = ["| size | augment us/sample: per sample | batched | JPEG decode us/sample |", "|---|---|---|---|"]
+    for size, entry in results["sizes"].items():
+        stages = entry["profile_us_per_sample"]
+        lines.append(f"| {size} | {stages['augment_uint8_hwc_us']:.0f} | {stages['augment_batched_us']:.0f} | "
+                     f"{stages['jpeg_decode_us']:.0f} |")
+    lines += ["", "| size | workers | decode limit/core | batches | batches_aug | per_sample | tar | batches/limit/core | batches/tar |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for size, entry in results["sizes"].items():
         for key in entry["batches"]:
             b = entry["batches"][key]

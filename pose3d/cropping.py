@@ -44,7 +44,7 @@ def crop_depth(
     One pixel convention everywhere (that of `grid_sample(align_corners=False)`): pixel
     centres sit at integer coordinates and pixel i covers [i - 0.5, i + 0.5]. The RGB crop
     (side S = `image_size`) spans crop coordinates [-0.5, S - 0.5]; depth pixel c (of Sd) is
-    centred at crop coordinate (c + 0.5) * S / Sd - 0.5, as in `augment.warp_depth` and the
+    centred at crop coordinate (c + 0.5) * S / Sd - 0.5, as in `augment_pixels.warp_depths` and the
     models' depth sampler. `image_shape` (H, W) of the RGB image, when the depth map has another
     resolution (a depth model's output): map pixel u is centred at image pixel (u + 0.5) * W / Wd - 0.5.
     Nearest-neighbour sampling, so invalid (0) pixels never blend into valid ones.

@@ -1,18 +1,17 @@
-"""Batch mode of ShardDataset: whole batches from the workers, the same samples, order and augmentation
-as the per-sample mode, normalised on the device; device-side JPEG decode against the CPU decode."""
+"""Batch mode of ShardDataset: whole batches from the workers, the same samples and order as the per-sample
+mode, augmented once per batch, normalised on the device; device-side JPEG decode against the CPU decode."""
 
 from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from pose3d.shards.reader import ShardError
 from pose3d.testing.shards import write_test_shard
-from pose3d.training.augment import PoseAugmentor
+from pose3d.training.augment import BatchAugmentor
 from pose3d.training.batches import batch_to_device
 from pose3d.training.dataset import ShardDataset
 from pose3d.training.pipeline import augmentation_enabled
@@ -29,20 +28,6 @@ def shards(tmp_path_factory):
         write_test_shard(tmp / f"shard_{i:05d}.h5", subject=1, count=n, first_frame=100 * i, seed=i)
         for i, n in enumerate(SIZES)
     ]
-
-
-class KeyedAugmentor:
-    """One random stream per (epoch, sample), as the training pipeline seeds it (picklable for workers)."""
-
-    def __init__(self, config) -> None:
-        self.augmentor, self.epoch = PoseAugmentor(config, "h36m17", seed=0), 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __call__(self, sample):
-        key = [int(sample[name]) for name in ("subject", "action", "subaction", "camera", "frame")]
-        return self.augmentor(sample, np.random.default_rng([7, self.epoch, *key]))
 
 
 def per_sample_batches(shards, epoch=0, skip=0, transform=None, **kwargs):
@@ -98,20 +83,34 @@ def test_each_sample_once_across_ranks_and_workers(shards):
     assert len(seen) == len(set(seen)) == 60
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_augmented_batches_are_geometrically_consistent_and_worker_independent(shards, workers):
-    transform = KeyedAugmentor(ONLY["combined"])
-    dataset = ShardDataset(shards, shuffle_buffer=8, seed=3, batch_size=4, batches=True, transform=transform)
-    loader = DataLoader(dataset, batch_size=None, num_workers=workers, persistent_workers=workers > 0)
+def test_augmented_batches_are_consistent_and_a_function_of_seed_epoch_and_batch(shards):
+    """One augmentation call per batch: exact geometry, the plain order, and the same augmentation whatever the
+    number of (persistent) workers and for an epoch resumed inside it."""
+    def augmented_dataset():
+        return ShardDataset(shards, shuffle_buffer=8, seed=3, batch_size=4, batches=True,
+                            transform=BatchAugmentor(ONLY["combined"], "h36m17", seed=7))
+
+    dataset = augmented_dataset()
+    loader = DataLoader(dataset, batch_size=None, num_workers=2, persistent_workers=True)
+    reference = augmented_dataset()  # in this process
+    first_epoch = None
     for epoch in (0, 1):
         got = whole_batches(dataset, loader, epoch)
-        for batch in got:
+        assert_same_batches(got, whole_batches(reference, reference, epoch))
+        plain = per_sample_batches(shards, epoch)
+        for batch, unaugmented in zip(got, plain, strict=True):
+            assert torch.equal(batch["frame"], unaugmented["frame"])
             for k in range(len(batch["frame"])):
                 sample = {key: batch[key][k].numpy() for key in ("keypoints_2d", "joints_3d", "intrinsics", "crop")}
                 assert reprojection_error_px(sample, "h36m17") < 1e-3
-        # The per-sample path augments float pixels, this one uint8: the warp and the colour jitter each
-        # round to a whole level (<= 0.5 each), so pixels may differ by up to 2 levels; geometry is exact.
-        assert_same_batches(got, per_sample_batches(shards, epoch, transform=transform), image_atol=2.0 / 255)
+        changed = [not torch.equal(a["crop"], b["crop"]) for a, b in zip(got, plain, strict=True)]
+        assert sum(changed) >= len(changed) // 2
+        assert_same_batches(whole_batches(dataset, loader, epoch, skip=5), got[5:])
+        if first_epoch is None:
+            first_epoch = {int(f): c for b in got for f, c in zip(b["frame"], b["crop"], strict=True)}
+        else:  # another epoch, other draws for the same samples
+            crops = {int(f): c for b in got for f, c in zip(b["frame"], b["crop"], strict=True)}
+            assert sum(not torch.equal(crops[f], first_epoch[f]) for f in crops) > len(crops) // 2
 
 
 def test_device_decode_matches_the_cpu_decode(shards):
@@ -136,7 +135,7 @@ def test_bad_batch_settings_are_clear_errors(shards, tmp_path):
     with pytest.raises(ValueError, match="batches=True is for training mode"):
         ShardDataset(shards, batches=True, evaluation=True)
     with pytest.raises(ValueError, match="cannot run a CPU transform"):
-        next(iter(ShardDataset(shards, batches=True, decode_on="device", transform=KeyedAugmentor(OFF))))
+        next(iter(ShardDataset(shards, batches=True, decode_on="device", transform=BatchAugmentor(OFF, "h36m17", 0))))
     raw = write_test_shard(tmp_path / "raw.h5", subject=5, count=5, codec="raw")
     with pytest.raises(ShardError, match="raw.h5.*needs JPEG shards"):
         next(iter(ShardDataset([raw], batches=True, decode_on="device")))

@@ -102,14 +102,14 @@ def test_dataset_skips_unneeded_fields_and_keeps_the_rest(tmp_path):
 @pytest.mark.parametrize("inputs", [("depth", "keypoints"), ("rgb", "keypoints")])
 def test_training_batches_skip_unneeded_fields_and_keep_the_rest(tmp_path, inputs):
     """Batch mode (what training reads): the same batches, augmentation included, without the unread field."""
-    from pose3d.training.pipeline import EpochSeededAugmentor
+    from pose3d.training.augment import BatchAugmentor
 
     paths = write_shards(tmp_path, 1, 12, subject=1, image_codec="jpeg")
     config = config_from_dict(tiny_config_dict(tmp_path))  # the default augmentation: flips, rotation, jitter
 
     def batches(fields):
         dataset = ShardDataset(paths, seed=1, batch_size=4, batches=True, rank=0, world_size=1, fields=fields)
-        dataset.transform = EpochSeededAugmentor(config, dataset.keypoints_layout, 1, dataset.infos[0].image_size)
+        dataset.transform = BatchAugmentor(config.train.augment, dataset.keypoints_layout, 1, dataset.infos[0].image_size)
         dataset.set_epoch(2)
         return list(dataset)
 

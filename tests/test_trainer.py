@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from pose3d.config import config_from_dict
-from pose3d.testing.config import tiny_config_dict
+from pose3d.testing.config import REPO_ROOT, tiny_config_dict
 from pose3d.testing.samples import make_samples
 from pose3d.testing.shards import write_shards
 from pose3d.training.distributed import DistContext
@@ -138,3 +142,60 @@ def test_outputs_checkpoint_history_and_tensorboard(tmp_path, shards):
 def test_too_few_samples_for_one_step_is_a_clear_error(tmp_path, shards):
     with pytest.raises(ValueError, match="fewer than one optimizer step"):
         _trainer(tmp_path, shards, tmp_path / "out", batch_size=64)
+
+
+def test_persistent_workers_keep_the_epoch_order(tmp_path, shards):
+    """Two persistent workers yield each epoch's samples in the order fresh workers yield them, and are gone
+    when fit returns."""
+    trainer = _trainer(tmp_path, shards, tmp_path / "run", num_workers=2, preview_samples=0)
+    trainer.sample_log_dir = tmp_path / "samples"
+    loader = trainer.train_loader
+    assert loader.persistent_workers and loader.num_workers == 2
+    trainer.fit()
+    assert loader._iterator is None  # shut down, not left to the interpreter's exit
+    trained = [tuple(int(v) for v in line.split()) for line in (tmp_path / "samples/rank0.txt").read_text().splitlines()]
+    fresh = DataLoader(loader.dataset, batch_size=None, num_workers=2, persistent_workers=False)
+    expected = []
+    for epoch in range(2):
+        loader.dataset.set_epoch(epoch)
+        for batch in fresh:
+            columns = [batch[key].tolist() for key in ("subject", "action", "subaction", "camera", "frame")]
+            expected += [(epoch, *key) for key in zip(*columns, strict=True)]
+    assert trained == expected and len(expected) == 2 * trainer.steps_per_epoch * trainer.train_cfg.batch_size
+
+
+TRAIN_IN_A_PROCESS = """
+import json, os, signal, sys, threading
+from pose3d.config import config_from_dict
+from pose3d.testing.config import tiny_config_dict
+from pose3d.training.distributed import DistContext
+from pose3d.training.pipeline import build_trainer
+from pose3d.training.trainer import TrainingInterrupted
+
+train, val, out, epochs, signal_after_s = json.loads(sys.argv[1])
+config = config_from_dict(tiny_config_dict(out, train={"epochs": epochs, "num_workers": 2, "preview_samples": 0}))
+trainer = build_trainer(config, "transformer", train, val, out, DistContext())  # still referenced at exit
+if signal_after_s:
+    threading.Timer(signal_after_s, os.kill, (os.getpid(), signal.SIGTERM)).start()
+try:
+    trainer.fit()
+except TrainingInterrupted:
+    print("interrupted at step", trainer.step)
+    sys.exit(3)
+print("finished at step", trainer.step)
+"""
+
+
+@pytest.mark.parametrize("signalled", [False, True])
+def test_training_with_persistent_workers_exits_cleanly(tmp_path, shards, signalled):
+    """Persistent workers ignore SIGTERM; a run that ends, or stops on SIGTERM, must still exit, not hang."""
+    arguments = [[str(p) for p in shards[0]], [str(p) for p in shards[1]], str(tmp_path / "run"),
+                 1000 if signalled else 2, 3.0 if signalled else 0]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", TRAIN_IN_A_PROCESS, json.dumps(arguments)], env=env,
+                          capture_output=True, text=True, timeout=240)
+    if signalled:
+        assert done.returncode == 3 and "interrupted at step" in done.stdout, done.stderr[-3000:]
+        assert (tmp_path / "run/checkpoints/last.pt").is_file()
+    else:
+        assert done.returncode == 0 and "finished at step" in done.stdout, done.stderr[-3000:]

@@ -48,11 +48,12 @@ def decode_jpeg_into(payload: np.ndarray, out: np.ndarray, path: str) -> None:
     cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=out)
 
 
-def build_batch(rows: Sequence[Row], transform: Callable[[dict], dict] | None = None, decode_on: str = "cpu") -> Batch:
+def build_batch(rows: Sequence[Row], transform: Callable[[Batch], Batch] | None = None, decode_on: str = "cpu") -> Batch:
     """Rows of stored blocks -> one batch of the batch contract (images decoded unless `decode_on="device"`).
 
-    `transform` (the augmentor) sees one sample at a time: image (S, S, 3) uint8, depth (1, Sd, Sd)
-    float16 and the float32 geometry, and returns the same layout.
+    `transform` (the augmentor, `augment.BatchAugmentor`) sees the whole batch once, as numpy arrays
+    of this contract (image uint8, depth float16, the float32 geometry, int64 provenance), and returns
+    the same layout.
     """
     if decode_on not in DECODE_ON:
         raise ValueError(f"decode_on must be one of {DECODE_ON}, got {decode_on!r}")
@@ -66,10 +67,7 @@ def build_batch(rows: Sequence[Row], transform: Callable[[dict], dict] | None = 
     for name in schema.PROVENANCE:
         batch[name] = np.fromiter((int(block[name][i]) for block, i, _ in rows), dtype=np.int64, count=count)
     if schema.IMAGE not in rows[0][0]:  # the model needs no image: nothing to decode
-        if transform is not None:
-            for k in range(count):
-                _transform_in_place(batch, k, transform)
-        return {name: torch.from_numpy(value) for name, value in batch.items()}
+        return _to_tensors(batch if transform is None else transform(batch))
     if decode_on == "device":
         for _, _, info in rows:
             if info.image_codec != "jpeg":
@@ -87,19 +85,11 @@ def build_batch(rows: Sequence[Row], transform: Callable[[dict], dict] | None = 
         else:
             decode_jpeg_into(block[schema.IMAGE][i], images[k], info.path)
     batch["image"] = images
-    if transform is not None:
-        for k in range(count):
-            _transform_in_place(batch, k, transform)
-    return {name: torch.from_numpy(value) for name, value in batch.items()}
+    return _to_tensors(batch if transform is None else transform(batch))
 
 
-def _transform_in_place(batch: Batch, k: int, transform: Callable[[dict], dict]) -> None:
-    names = [name for name in (*_FLOAT_FIELDS, "image", "depth") if name in batch]  # image, depth: when read
-    sample = {name: batch[name][k] for name in names}
-    sample.update({name: batch[name][k] for name in schema.PROVENANCE})
-    result = transform(sample)
-    for name in names:
-        batch[name][k] = result[name]
+def _to_tensors(batch: Batch) -> Batch:
+    return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in batch.items()}
 
 
 def decode_jpegs(payloads: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:

@@ -18,7 +18,7 @@ or `depth` in it never reads or decodes them (a keypoint-only model trains from 
 The geometry (keypoints_2d, joints_3d, intrinsics, crop) and provenance are always present.
 
 `transform` (e.g. the augmentor) receives exactly this dict and must return one in the same
-contract; it runs inside the DataLoader worker.
+contract (in batch mode: a whole batch, see below); it runs inside the DataLoader worker.
 
 Work division: the shards' samples form one global index range, cut into contiguous pieces,
 one per (DDP rank, DataLoader worker) consumer, sizes differing by at most one sample. So
@@ -44,8 +44,9 @@ worker, no buffer, no epoch dependence.
 Batch mode (`batches=True`, training only): each worker yields its whole batches in the
 batch contract of `pose3d.training.batches` (uint8 images, float16 depth, normalised on the
 device by `batch_to_device`), built straight from the blocks read; use it with
-`DataLoader(batch_size=None)`. The order of samples, batches and augmentations is exactly the
-per-sample mode's. `decode_on="device"` leaves the JPEG bytes for a batched decode on the device.
+`DataLoader(batch_size=None)`. The order of samples and batches is exactly the per-sample mode's;
+`transform` there is a batch transform (`augment.BatchAugmentor`), called once per batch on numpy
+arrays of the batch contract. `decode_on="device"` leaves the JPEG bytes for a batched decode on the device.
 
 HDF5 files are opened lazily inside `__iter__` (i.e. inside each worker, after the fork) and
 closed when the iteration ends. The epoch and the start batch live in shared memory, so

@@ -6,9 +6,9 @@ and a DataLoader costs far more than the model's step, so this loader reads the 
 yields collated torch batches directly (the batch contract of `pose3d.training.dataset`, without
 image and depth).
 
-Augmentation: the horizontal flip, applied to a whole batch with the same geometry as
-`augment.flip_geometry` (the crop is mirrored in the mirrored full image, left/right joints swap in
-2D and 3D, the world mirrors about the camera's x = 0 plane). Rotation and crop jitter are not
+Augmentation: the horizontal flip, applied to a whole batch by `augment_geometry` (the crop is
+mirrored in the mirrored full image, left/right joints swap in 2D and 3D, the world mirrors about
+the camera's x = 0 plane). Rotation and crop jitter are not
 applied: a crop jitter does not move camera-normalised keypoints at all.
 
 Order: a permutation per (seed, epoch); under DDP each rank takes an equal contiguous share of it
@@ -26,25 +26,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from pose3d import skeleton
 from pose3d.shards import schema
 from pose3d.shards.reader import ShardCache, ShardError, open_shard
+from pose3d.training.augment_geometry import augment_geometry
+from pose3d.training.augment_params import AugmentParams
 from pose3d.training.dataset import distributed_rank_and_size, keypoints_layout_of
 
 ARRAYS = (schema.KEYPOINTS_2D, schema.JOINTS_3D, schema.INTRINSICS, schema.CROP, *schema.PROVENANCE)
 
 
 def flip_batch(batch: dict[str, np.ndarray], image_size: int, keypoints_layout: str) -> dict[str, np.ndarray]:
-    """Mirror every sample of a batch (numpy, as stored) horizontally; `augment.flip_geometry` for many."""
-    keypoints = np.array(batch["keypoints_2d"], dtype=np.float32, copy=True)
-    keypoints[..., 0] = (image_size - 1.0) - keypoints[..., 0]
-    keypoints = keypoints[:, skeleton.get_layout(keypoints_layout).flip_permutation]
-    joints = np.array(batch["joints_3d"], dtype=np.float64, copy=True)
-    joints[..., 0] *= -1.0
-    joints = joints[:, skeleton.H36M17.flip_permutation]
-    crop = np.array(batch["crop"], dtype=np.float64, copy=True)
-    crop[:, 0] = 2.0 * np.asarray(batch["intrinsics"], np.float64)[:, 2] - crop[:, 0] - crop[:, 2] * (image_size - 1)
-    return {**batch, "keypoints_2d": keypoints, "joints_3d": joints.astype(np.float32), "crop": crop.astype(np.float32)}
+    """Mirror every sample of a batch (numpy, as stored) horizontally: the augmentation's own flip step."""
+    params = AugmentParams.identity(len(batch["crop"])).replace(flip=True)
+    flipped = augment_geometry(batch["keypoints_2d"], batch["joints_3d"], batch["crop"], batch["intrinsics"],
+                               image_size, keypoints_layout, params)
+    return {**batch, "keypoints_2d": flipped.keypoints_2d, "joints_3d": flipped.joints_3d, "crop": flipped.crop}
 
 
 class KeypointBatches:

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -25,30 +24,6 @@ from pose3d.training.identity import resume_identity
 from pose3d.training.trainer import STOP_SIGNALS, Trainer
 
 log = logging.getLogger(__name__)
-
-
-class EpochSeededAugmentor:
-    """The PoseAugmentor with one random stream per (seed, epoch, sample).
-
-    A sample's augmentation is then a function of the epoch and the sample alone: the same
-    whatever the number of DataLoader workers, and the same for a run resumed inside an epoch
-    (which never augments the batches it skips).
-    """
-
-    def __init__(self, config: Config, keypoints_layout: str, seed: int, image_size: int | None = None) -> None:
-        from pose3d.training.augment import PoseAugmentor
-
-        self.seed = seed
-        self.epoch = 0
-        # image_size: the crop side, for samples read without their image (a depth-only model).
-        self.augmentor = PoseAugmentor(config.train.augment, keypoints_layout, seed, image_size)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
-        key = [int(sample[name]) for name in ("subject", "action", "subaction", "camera", "frame")]
-        return self.augmentor(sample, np.random.default_rng([self.seed, self.epoch, *key]))
 
 
 def augmentation_enabled(augment: Any) -> bool:
@@ -71,10 +46,12 @@ def ignore_stop_signals(_worker_id: int) -> None:
 def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: int, train: bool) -> DataLoader:
     """Training: the dataset yields whole batches (batch_size=None, no collate). Evaluation: per-sample.
 
-    Workers are not persistent although the dataset would allow it (its epoch lives in shared
-    memory): they ignore SIGTERM so that a scheduler's signal reaches only the main process,
-    and a persistent worker alive at exit then cannot be terminated by multiprocessing's exit
-    handler, which waits for it. `del` of the epoch's iterator shuts them down instead.
+    Training workers are persistent (no worker start-up per epoch): the dataset's epoch and start
+    batch live in shared memory, so each epoch's order is what fresh workers would read. They ignore
+    SIGTERM (see `ignore_stop_signals`), and a persistent worker alive at interpreter exit would then
+    hang multiprocessing's exit handler, which terminates and joins it: the Trainer shuts them down
+    itself when `fit` ends, however it ends. Validation workers start per pass: kept, they would sit
+    idle through every training epoch.
     """
     workers = config.train.num_workers
     return DataLoader(
@@ -83,7 +60,7 @@ def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: 
         num_workers=workers,
         pin_memory=device.type == "cuda",
         drop_last=False,  # training batches are whole by construction; evaluation keeps every sample
-        persistent_workers=False,
+        persistent_workers=train and workers > 0,
         prefetch_factor=4 if workers > 0 else None,
         worker_init_fn=ignore_stop_signals,
         # Its own generator: starting an epoch's iterator must not draw from the global torch RNG,
@@ -118,6 +95,7 @@ def build_trainer(
     """
     from pose3d.models.inputs import model_inputs, sample_fields
     from pose3d.models.registry import build_model
+    from pose3d.training.augment import BatchAugmentor
     from pose3d.training.dataset import ShardDataset
     from pose3d.training.loss import PoseLoss
 
@@ -135,8 +113,9 @@ def build_trainer(
             if cfg.decode_on == "device" and "image" in fields:
                 raise ValueError("train.decode_on: device decodes JPEG on the GPU, after the augmentation would have "
                                  "to warp the pixels; set every train.augment *_prob to 0 or use train.decode_on: cpu")
-            train_set.transform = EpochSeededAugmentor(
-                config, train_set.keypoints_layout, cfg.seed, train_set.infos[0].image_size
+            # One call per batch; image_size: the crop side, for batches read without their image.
+            train_set.transform = BatchAugmentor(
+                cfg.augment, train_set.keypoints_layout, cfg.seed, train_set.infos[0].image_size
             )
         val_set = ShardDataset(val_shards, evaluation=True, rank=0, world_size=1, fields=fields)
         train_loader = make_loader(train_set, config, context.device, cfg.batch_size, train=True)

@@ -90,6 +90,18 @@ def move_to_device(batch: Batch, device: torch.device) -> Batch:
     return batch_to_device(batch, device)
 
 
+def shut_down_workers(loader: Any) -> None:
+    """Stop a DataLoader's persistent workers now (anything else: nothing to do).
+
+    They ignore SIGTERM (the main process checkpoints on it), so left alive until the interpreter exits
+    they would hang multiprocessing's exit handler, which terminates them and then waits for them.
+    """
+    iterator = getattr(loader, "_iterator", None)
+    if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+        iterator._shutdown_workers()
+        loader._iterator = None
+
+
 def decay_parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Weight decay on matrices and kernels only; biases, norms and embeddings-as-vectors are exempt."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -192,6 +204,8 @@ class Trainer:
                     self._end_of_epoch(record)
                     self._stop_if_signalled()
             finally:
+                for loader in (self.train_loader, self.val_loader):
+                    shut_down_workers(loader)  # at the end, on an error and on a stop signal alike
                 if self.writer is not None:
                     self.writer.close()
                     self.writer = None
@@ -247,7 +261,7 @@ class Trainer:
                 self.writer.add_scalar("train/samples_per_s", rate, self.step)
             self._step_checkpoint()
         bar.close()
-        del batches  # shut down DataLoader workers now, not at garbage collection
+        del batches  # non-persistent DataLoader workers stop now, not at garbage collection
         seconds = time.perf_counter() - started
         steps_this_run = steps - resumed_steps
         if steps == 0:
