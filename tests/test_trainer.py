@@ -199,3 +199,31 @@ def test_training_with_persistent_workers_exits_cleanly(tmp_path, shards, signal
         assert (tmp_path / "run/checkpoints/last.pt").is_file()
     else:
         assert done.returncode == 0 and "finished at step" in done.stdout, done.stderr[-3000:]
+
+
+CRASH_WITH_WORKERS_ALIVE = """
+import sys
+import torch
+from torch.utils.data import IterableDataset
+from pose3d.config import config_from_dict
+from pose3d.testing.config import tiny_config_dict
+from pose3d.training.pipeline import make_loader
+
+class Endless(IterableDataset):
+    def __iter__(self):
+        while True:
+            yield torch.zeros(2)
+
+config = config_from_dict(tiny_config_dict(sys.argv[1], train={"num_workers": 2}))
+batches = iter(make_loader(Endless(), config, torch.device("cpu"), 4, train=False))
+next(batches)
+raise RuntimeError("crash inside an epoch")  # the workers (they ignore SIGTERM) are still referenced
+"""
+
+
+def test_a_crash_with_workers_alive_exits_instead_of_hanging(tmp_path):
+    """A job that crashes mid-epoch must fail now, not hang in the exit handler until its time limit."""
+    done = subprocess.run([sys.executable, "-c", CRASH_WITH_WORKERS_ALIVE, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, cwd=REPO_ROOT)
+    assert done.returncode == 1
+    assert "crash inside an epoch" in done.stderr

@@ -6,7 +6,10 @@ process; under torchrun (RANK/WORLD_SIZE set) every process calls it and joins t
 
 from __future__ import annotations
 
+import atexit
+import functools
 import logging
+import multiprocessing
 import signal
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +46,25 @@ def ignore_stop_signals(_worker_id: int) -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
+@functools.cache
+def _register_exit_killer() -> None:
+    atexit.register(kill_leftover_workers)
+
+
+def kill_leftover_workers() -> None:
+    """At interpreter exit, SIGKILL daemonic child processes still alive (workers that ignore SIGTERM).
+
+    multiprocessing's own exit handler terminates its daemonic children with SIGTERM and then
+    waits for them; a DataLoader worker still referenced at exit (say by the traceback of a
+    crash inside an epoch) ignores that signal, and the crashed job would hang until its time
+    limit. Registered after multiprocessing's handler, this one runs first.
+    """
+    for child in multiprocessing.active_children():
+        if child.daemon:  # DataLoader workers are; a non-daemonic child is waited for, as usual
+            child.kill()
+            child.join(timeout=5)
+
+
 def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: int, train: bool) -> DataLoader:
     """Training: the dataset yields whole batches (batch_size=None, no collate). Evaluation: per-sample.
 
@@ -54,6 +76,8 @@ def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: 
     idle through every training epoch.
     """
     workers = config.train.num_workers
+    if workers > 0:
+        _register_exit_killer()
     return DataLoader(
         dataset,
         batch_size=None if train else batch_size,
