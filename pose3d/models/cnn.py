@@ -76,7 +76,7 @@ class CnnPoseModel(nn.Module):
             channels.append(common.normalise_image(batch["image"].float()))
         if "depth" in self.inputs:
             depth_m = batch["depth"].float()
-            person_m, _ = lifting.person_depth(depth_m)
+            person_m, _ = lifting.person_depth(depth_m, keypoints_h36m, size)
             channels.append(nn.functional.interpolate(lifting.relative_depth_map(depth_m, person_m), **resize))
         if "keypoints" in self.inputs:
             heatmaps = common.keypoint_heatmaps(keypoints, size, self.config.heatmap_size, self.config.heatmap_sigma)

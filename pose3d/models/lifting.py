@@ -91,15 +91,20 @@ def keypoint_frame(keypoints_h36m: torch.Tensor, intrinsics: torch.Tensor, crop:
     return KeypointFrame(normalised, present, centre, radius)
 
 
-def person_depth(depth_m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The person's depth (B,) in metres and whether it is known (B,) from depth crops (B, 1, H, W).
+def person_depth(depth_m: torch.Tensor, keypoints_h36m: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The person's depth (B,) in metres and whether it is known (B,), from depth crops (B, 1, H, W).
 
-    The median of the valid depth (> 0) in the crop's central half, where the torso is.
+    The median depth under the detected keypoints: limbs are a few depth pixels wide, so most of
+    the crop, even its centre, is background. Without a keypoint on a surface, the median of the
+    valid depth in the crop's central half stands in.
     """
     batch, _, height, width = depth_m.shape
+    under = depth_at_keypoints(depth_m, keypoints_h36m, size)
+    under = torch.where((under > 0) & (keypoints_h36m[..., 2] > 0), under, torch.full_like(under, float("nan")))
     centre = depth_m[:, 0, height // 4 : height - height // 4, width // 4 : width - width // 4].reshape(batch, -1)
     centre = torch.where(centre > 0, centre, torch.full_like(centre, float("nan")))
-    person = torch.nanmedian(centre, dim=1).values
+    from_keypoints = torch.nanmedian(under, dim=1).values
+    person = torch.where(torch.isfinite(from_keypoints), from_keypoints, torch.nanmedian(centre, dim=1).values)
     known = torch.isfinite(person)
     return torch.where(known, person, torch.ones_like(person)), known
 
@@ -129,7 +134,7 @@ def relative_depth_cues(depth_m: torch.Tensor, keypoints_h36m: torch.Tensor, fra
     log(d_p / z_ref) with the keypoints' weak-perspective z_ref, the root depth cue. A global
     scale error of the depth map cancels in every per-joint cue.
     """
-    person, known = person_depth(depth_m)
+    person, known = person_depth(depth_m, keypoints_h36m, size)
     at_joint = depth_at_keypoints(depth_m, keypoints_h36m, size)
     valid = (at_joint > 0) & (keypoints_h36m[..., 2] > 0) & known[:, None]
     relative = relative_depth_map(at_joint[:, None, :, None], person)[:, 0, :, 0]

@@ -67,7 +67,7 @@ class TransformerPoseModel(nn.Module):
             channels.append(common.normalise_image(batch["image"].float()))
         if "depth" in self.inputs:
             depth_m = batch["depth"].float()
-            person_m, _ = lifting.person_depth(depth_m)
+            person_m, _ = lifting.person_depth(depth_m, keypoints, size)
             depth = lifting.relative_depth_map(depth_m, person_m)
             channels.append(nn.functional.interpolate(depth, size=(size, size), mode="bilinear", align_corners=False))
             depth_cues = lifting.relative_depth_cues(depth_m, keypoints, frame, size)
