@@ -16,7 +16,7 @@ import torch
 from pose3d.config import MODEL_INPUTS, Config
 
 # Sample fields every model needs: the target, the camera and the crop (the 2D keypoints also
-# drive augmentation and the back-projection of the 2.5D models; they are blanked, not dropped).
+# drive augmentation and give the models their camera-normalised frame; they are blanked, not dropped).
 BASE_FIELDS: tuple[str, ...] = ("keypoints_2d", "joints_3d", "intrinsics", "crop")
 FIELD_OF_INPUT = {"rgb": "image", "depth": "depth"}
 
