@@ -137,6 +137,7 @@ class LifterConfig:
     hidden_dim: int
     blocks: int
     dropout: float
+    inputs: list[str] = field(default_factory=lambda: ["keypoints"])  # + "depth": depth cues at the keypoints
     train: dict[str, Any] = field(default_factory=dict)  # overrides of `train:` for this model
 
 
@@ -320,7 +321,7 @@ def _check_consistency(data: dict[str, Any]) -> None:
             f"config key 'infer.model': {infer['model']!r} is not trained; allowed values: {data['models']}"
         )
     if infer["enabled"] and infer["depth_backend"] == "none" and (
-        infer["model"] != "lifter" and "depth" in data["model"][infer["model"]]["inputs"]
+        "depth" in data["model"][infer["model"]].get("inputs", [])
     ):
         raise ConfigError(
             f"config key 'infer.depth_backend': 'none' needs a model that reads no depth; "

@@ -113,3 +113,37 @@ def test_lifter_training_reads_no_image(tmp_path):
     history = trainer.fit()
     assert len(history) == 2 and np.isfinite(history[-1]["val_mpjpe"])
     assert (tmp_path / "out" / "best.pt").is_file()
+
+
+def test_lifter_with_depth_reads_the_depth(tmp_path):
+    """`inputs: [keypoints, depth]`: the depth under the keypoints changes the pose (the cues' scale
+    invariance is tested with `lifting.relative_depth_cues` in test_models.py)."""
+    torch.manual_seed(0)
+    model = build_model("lifter", lifter_config(tmp_path, inputs=["keypoints", "depth"]), "h36m17").eval()
+    assert model.inputs == ("depth", "keypoints")
+    with torch.no_grad():  # a trained network reads its inputs; an untrained one's last layer is near zero
+        model.network.layers[-1].weight.normal_(std=0.1)
+    batch = make_batch(4, 6, layout="h36m17")
+    flat = {**batch, "depth": torch.full_like(batch["depth"], 4.0)}
+    with torch.no_grad():
+        out, out_flat = model(batch), model(flat)
+    assert (out["joints_rel_mm"] - out_flat["joints_rel_mm"]).abs().max() > 1.0
+
+
+def test_lifter_with_depth_trains_from_depth_crops_and_no_image(tmp_path):
+    config = config_from_dict(tiny_config_dict(
+        tmp_path / "data", model={"lifter": {"hidden_dim": 32, "blocks": 1, "inputs": ["keypoints", "depth"],
+                                             "train": {"epochs": 2, "batch_size": 8}}},
+    ))
+    train = write_shards(tmp_path / "train", 2, 24, subject=1, image_codec="jpeg")
+    val = write_shards(tmp_path / "val", 1, 16, subject=8, seed=5)
+    trainer = build_trainer(config, "lifter", train, val, tmp_path / "out", DistContext())
+    batch = next(iter(trainer.train_loader))
+    assert "depth" in batch and "image" not in batch
+    history = trainer.fit()
+    assert len(history) == 2 and np.isfinite(history[-1]["val_mpjpe"])
+
+
+def test_lifter_inputs_must_include_keypoints(tmp_path):
+    with pytest.raises(Exception, match="model.lifter.inputs"):
+        lifter_config(tmp_path, inputs=["depth"])

@@ -1,7 +1,7 @@
 """Which input modalities (rgb, depth, keypoints) a model reads, and the sample fields that follow.
 
 `model.cnn.inputs` and `model.transformer.inputs` switch modalities off (an ablation); the lifter
-always reads the 2D keypoints only. A switched-off modality is removed before the network sees it:
+reads the 2D keypoints, and with `model.lifter.inputs: [keypoints, depth]` also the depth cues at them. A switched-off modality is removed before the network sees it:
 its channels are dropped (rgb, depth) or its keypoints are marked missing (score 0), so nothing
 of it can leak into the prediction. The training and evaluation datasets then skip reading and
 decoding what no model input needs (image crops are the expensive part of a shard).
@@ -23,8 +23,6 @@ FIELD_OF_INPUT = {"rgb": "image", "depth": "depth"}
 
 def model_inputs(model_name: str, config: Config) -> tuple[str, ...]:
     """The modalities `model_name` reads under `config`, in the canonical order rgb, depth, keypoints."""
-    if model_name == "lifter":
-        return ("keypoints",)
     section = getattr(config.model, model_name, None)
     if section is None or not hasattr(section, "inputs"):
         raise ValueError(f"unknown model {model_name!r}")

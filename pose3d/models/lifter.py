@@ -12,6 +12,7 @@ from torch import nn
 
 from pose3d.config import LifterConfig
 from pose3d.models import common, lifting
+from pose3d.models.inputs import check_inputs
 
 
 class LifterPoseModel(nn.Module):
@@ -19,19 +20,28 @@ class LifterPoseModel(nn.Module):
 
     The input is `lifting.KeypointFrame.encoding` (per joint the centred, radius-scaled normalised
     keypoint and its score; the centroid and log radius), the output `lifting.decode`'s. A missing
-    joint (score 0) enters as zeros.
+    joint (score 0) enters as zeros. `config.inputs: [keypoints, depth]` appends the scale-free
+    depth cues at the keypoints (`lifting.relative_depth_cues`): an ablation of what depth adds
+    to the baseline, which stays keypoints-only by default.
     """
 
     def __init__(self, config: LifterConfig, image_size: int, keypoints_layout: str) -> None:
         super().__init__()
         self.config = config
-        self.image_size = image_size  # the crop side: only the no-keypoint fallback reads it
+        self.image_size = image_size  # the crop side: depth cues and the no-keypoint fallback read it
         self.keypoints_layout = keypoints_layout
-        self.inputs = ("keypoints",)
-        self.network = lifting.LiftingNetwork(lifting.ENCODING_DIM, config.hidden_dim, config.blocks, config.dropout)
+        self.inputs = check_inputs(config.inputs, "model.lifter.inputs")
+        if "rgb" in self.inputs or "keypoints" not in self.inputs:
+            raise ValueError(f"config key 'model.lifter.inputs': {list(config.inputs)}; allowed: [keypoints] "
+                             "or [keypoints, depth]")
+        features = lifting.ENCODING_DIM + lifting.DEPTH_CUES_DIM * ("depth" in self.inputs)
+        self.network = lifting.LiftingNetwork(features, config.hidden_dim, config.blocks, config.dropout)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         keypoints = common.clean_keypoints(batch["keypoints_2d"].float())
         keypoints = common.keypoints_to_h36m(keypoints, self.keypoints_layout)
         frame = lifting.keypoint_frame(keypoints, batch["intrinsics"].float(), batch["crop"].float(), self.image_size)
-        return lifting.decode(self.network(frame.encoding()), frame)
+        features = [frame.encoding()]
+        if "depth" in self.inputs:
+            features.append(lifting.relative_depth_cues(batch["depth"].float(), keypoints, frame, self.image_size))
+        return lifting.decode(self.network(torch.cat(features, dim=1)), frame)
