@@ -59,10 +59,14 @@ def kill_leftover_workers() -> None:
     crash inside an epoch) ignores that signal, and the crashed job would hang until its time
     limit. Registered after multiprocessing's handler, this one runs first.
     """
-    for child in multiprocessing.active_children():
-        if child.daemon:  # DataLoader workers are; a non-daemonic child is waited for, as usual
-            child.kill()
-            child.join(timeout=5)
+    # The DataLoader's SIGCHLD handler raises on the first worker's death, which would end this
+    # handler before the other workers are killed: restore the default first (we are exiting).
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    workers = [child for child in multiprocessing.active_children() if child.daemon]  # a non-daemonic child is waited for
+    for worker in workers:
+        worker.kill()
+    for worker in workers:
+        worker.join(timeout=5)
 
 
 def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: int, train: bool) -> DataLoader:
