@@ -76,12 +76,12 @@ class CnnPoseModel(nn.Module):
             channels.append(common.normalise_image(batch["image"].float()))
         if "depth" in self.inputs:
             depth_m = batch["depth"].float()
-            person_m, _ = lifting.person_depth(depth_m, keypoints_h36m, size)
-            channels.append(nn.functional.interpolate(lifting.relative_depth_map(depth_m, person_m), **resize))
+            person = lifting.person_depth(depth_m, keypoints_h36m, size)
+            channels.append(nn.functional.interpolate(lifting.relative_depth_map(depth_m, person[0]), **resize))
         if "keypoints" in self.inputs:
             heatmaps = common.keypoint_heatmaps(keypoints, size, self.config.heatmap_size, self.config.heatmap_sigma)
             channels.append(nn.functional.interpolate(heatmaps, **resize))
         parts = [self.backbone(torch.cat(channels, dim=1)), frame.encoding()]
         if "depth" in self.inputs:
-            parts.append(lifting.relative_depth_cues(depth_m, keypoints_h36m, frame, size))
+            parts.append(lifting.relative_depth_cues(depth_m, keypoints_h36m, frame, size, person))
         return lifting.decode(self.lifting(torch.cat(parts, dim=1)), frame)

@@ -91,15 +91,16 @@ def keypoint_frame(keypoints_h36m: torch.Tensor, intrinsics: torch.Tensor, crop:
     return KeypointFrame(normalised, present, centre, radius)
 
 
-def person_depth(depth_m: torch.Tensor, keypoints_h36m: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def person_depth(depth_m: torch.Tensor, keypoints_h36m: torch.Tensor, size: int,
+                 under: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The person's depth (B,) in metres and whether it is known (B,), from depth crops (B, 1, H, W).
 
     The median depth under the detected keypoints: limbs are a few depth pixels wide, so most of
     the crop, even its centre, is background. Without a keypoint on a surface, the median of the
-    valid depth in the crop's central half stands in.
+    valid depth in the crop's central half stands in. `under`: `depth_at_keypoints`, when already read.
     """
     batch, _, height, width = depth_m.shape
-    under = depth_at_keypoints(depth_m, keypoints_h36m, size)
+    under = depth_at_keypoints(depth_m, keypoints_h36m, size) if under is None else under
     under = torch.where((under > 0) & (keypoints_h36m[..., 2] > 0), under, torch.full_like(under, float("nan")))
     centre = depth_m[:, 0, height // 4 : height - height // 4, width // 4 : width - width // 4].reshape(batch, -1)
     centre = torch.where(centre > 0, centre, torch.full_like(centre, float("nan")))
@@ -127,15 +128,17 @@ def depth_at_keypoints(depth_m: torch.Tensor, keypoints: torch.Tensor, size: int
     return at_joint[:, 0, :, 0]
 
 
-def relative_depth_cues(depth_m: torch.Tensor, keypoints_h36m: torch.Tensor, frame: KeypointFrame, size: int) -> torch.Tensor:
+def relative_depth_cues(depth_m: torch.Tensor, keypoints_h36m: torch.Tensor, frame: KeypointFrame, size: int,
+                        person: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Scale-free depth cues (B, DEPTH_CUES_DIM) from depth crops (B, 1, H, W, metres, 0 = no surface).
 
-    Per joint: valid, and `relative_depth_map` under the keypoint (`depth_at_keypoints`). Globally: whether the person's depth d_p is known, and
-    log(d_p / z_ref) with the keypoints' weak-perspective z_ref, the root depth cue. A global
-    scale error of the depth map cancels in every per-joint cue.
+    Per joint: valid, and `relative_depth_map` under the keypoint (`depth_at_keypoints`). Globally:
+    whether the person's depth d_p is known, and log(d_p / z_ref) with the keypoints'
+    weak-perspective z_ref, the root depth cue. A global scale error of the depth map cancels in
+    every per-joint cue. `person`: `person_depth`'s result, when the caller already has it.
     """
-    person, known = person_depth(depth_m, keypoints_h36m, size)
     at_joint = depth_at_keypoints(depth_m, keypoints_h36m, size)
+    person, known = person_depth(depth_m, keypoints_h36m, size, under=at_joint) if person is None else person
     valid = (at_joint > 0) & (keypoints_h36m[..., 2] > 0) & known[:, None]
     relative = relative_depth_map(at_joint[:, None, :, None], person)[:, 0, :, 0]
     relative = torch.where(valid, relative, torch.zeros_like(relative))

@@ -67,10 +67,10 @@ class TransformerPoseModel(nn.Module):
             channels.append(common.normalise_image(batch["image"].float()))
         if "depth" in self.inputs:
             depth_m = batch["depth"].float()
-            person_m, _ = lifting.person_depth(depth_m, keypoints, size)
-            depth = lifting.relative_depth_map(depth_m, person_m)
+            person_m = lifting.person_depth(depth_m, keypoints, size)
+            depth = lifting.relative_depth_map(depth_m, person_m[0])
             channels.append(nn.functional.interpolate(depth, size=(size, size), mode="bilinear", align_corners=False))
-            depth_cues = lifting.relative_depth_cues(depth_m, keypoints, frame, size)
+            depth_cues = lifting.relative_depth_cues(depth_m, keypoints, frame, size, person_m)
         else:
             depth_cues = encoding.new_zeros(encoding.shape[0], lifting.DEPTH_CUES_DIM)  # "no depth known"
         per_joint = torch.cat([encoding[:, : joints * 3].reshape(-1, joints, 3),
