@@ -219,12 +219,12 @@ def main() -> None:
         from pose3d.config import deep_merge
 
         spec["config"] = deep_merge(spec["config"], spec["quick"]["config"])
+        variants = spec["quick"]["variants"]
+        vp3d_epochs = spec["quick"].get("vp3d_epochs", vp3d_epochs)
     if args.set:
         from pose3d.config import deep_merge
 
         spec["config"] = deep_merge(spec["config"], json.loads(args.set))
-        variants = spec["quick"]["variants"]
-        vp3d_epochs = spec["quick"].get("vp3d_epochs", vp3d_epochs)
     perceptions = dict(spec["perception"])
     for item in args.perception:
         name, _, text = item.partition("=")
