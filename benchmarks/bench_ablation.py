@@ -8,7 +8,9 @@ Run it once per results folder (e.g. one built with `perception.depth.error_mode
 compare perception settings; the shards' own `source` attribute says which inputs made them.
 
     .venv/bin/python benchmarks/bench_ablation.py --results results --row cnn:rgb,depth,keypoints \\
-        --row cnn:keypoints --row lifter [--epochs 12] [--label realistic]
+        --row lifter --row cnn:keypoints [--epochs 12] [--label realistic] [--base-model none]
+
+Image models with `base_model: lifter` correct the lifter of an earlier `lifter` row (or `--base`).
 
 Writes benchmarks/results/ablation_{label}.json and .md (rows appended to an existing file).
 """
@@ -35,7 +37,8 @@ def parse_row(text: str) -> tuple[str, list[str] | None]:
 
 
 def run_row(config_path: Path, results: Path, model: str, inputs: list[str] | None, epochs: int | None,
-            out_dir: Path, threads: int) -> dict[str, Any]:
+            out_dir: Path, threads: int, base_model: str | None = None,
+            base_checkpoint: Path | None = None) -> dict[str, Any]:
     import torch
     import yaml
 
@@ -49,8 +52,11 @@ def run_row(config_path: Path, results: Path, model: str, inputs: list[str] | No
 
     torch.set_num_threads(threads)
     overrides: dict[str, Any] = {"train": {"preview_samples": 0, "device": "cpu"}}
+    overrides["model"] = {model: {}}
     if inputs is not None:
-        overrides["model"] = {model: {"inputs": inputs}}
+        overrides["model"][model]["inputs"] = inputs
+    if base_model is not None and model != "lifter":
+        overrides["model"][model]["base_model"] = base_model
     if epochs is not None and model != "lifter":
         overrides["train"]["epochs"] = epochs
     config = config_from_dict(deep_merge(yaml.safe_load(config_path.read_text()), overrides))
@@ -60,7 +66,8 @@ def run_row(config_path: Path, results: Path, model: str, inputs: list[str] | No
     if missing:
         raise SystemExit(f"{results}: no shards for {missing}; run the workflow (make run) first")
     started = time.perf_counter()
-    trainer = build_trainer(config, model, shards["train"], shards["val"], out_dir, DistContext())
+    trainer = build_trainer(config, model, shards["train"], shards["val"], out_dir, DistContext(),
+                            base_checkpoint=base_checkpoint)
     history = trainer.fit()
     seconds = time.perf_counter() - started
     best_model, _ = load_model_from_checkpoint(out_dir / "best.pt", "cpu")
@@ -69,6 +76,7 @@ def run_row(config_path: Path, results: Path, model: str, inputs: list[str] | No
     best = min(history, key=lambda record: record.get("val_mpjpe", float("inf")))
     return {
         "model": model, "inputs": list(getattr(best_model, "inputs", ())),
+        "base_model": "lifter" if getattr(best_model, "base", None) is not None else "none",
         "epochs": len(history), "steps": int(history[-1]["step"]), "best_epoch": best["epoch"],
         "val_mpjpe": best["val_mpjpe"], "train_seconds": round(seconds, 1),
         "test_mpjpe": summary["average"]["mpjpe"], "test_pa_mpjpe": summary["average"]["pa_mpjpe"],
@@ -81,7 +89,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| model [inputs] | epochs (steps) | val MPJPE | test MPJPE | test PA-MPJPE | train s |",
              "|---|---:|---:|---:|---:|---:|"]
     for row in rows:
-        lines.append(f"| {row['model']} [{'+'.join(row['inputs'])}] | {row['epochs']} ({row['steps']}) | "
+        base = " on the lifter" if row.get("base_model", "none") != "none" else ""
+        lines.append(f"| {row['model']} [{'+'.join(row['inputs'])}]{base} | {row['epochs']} ({row['steps']}) | "
                      f"{row['val_mpjpe']:.1f} | {row['test_mpjpe']:.1f} | {row['test_pa_mpjpe']:.1f} | "
                      f"{row['train_seconds']:.0f} |")
     return "\n".join(lines) + "\n"
@@ -95,6 +104,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="image models' epochs (default: the config's)")
     parser.add_argument("--label", default="default", help="names the output files, e.g. the perception setting")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--base-model", choices=["none", "lifter"], default=None,
+                        help="image models from scratch or as a correction of the lifter (default: the config's)")
+    parser.add_argument("--base", type=Path, default=None,
+                        help="the lifter's best.pt for --base-model lifter (default: a lifter row run before it)")
     args = parser.parse_args()
     offline_environment()
     out = REPO / "benchmarks" / "results" / f"ablation_{args.label}.json"
@@ -103,7 +116,10 @@ def main() -> None:
     for text in args.row:
         model, inputs = parse_row(text)
         work = REPO / "benchmarks" / "results" / "ablation_runs" / args.label / text.replace(":", "_").replace(",", "-")
-        row = run_row(args.config, args.results, model, inputs, args.epochs, work, args.threads)
+        row = run_row(args.config, args.results, model, inputs, args.epochs, work, args.threads,
+                      args.base_model, args.base)
+        if model == "lifter" and (inputs or ["keypoints"]) == ["keypoints"]:
+            args.base = args.base or work / "best.pt"  # the base of the image rows that follow
         print(json.dumps({k: v for k, v in row.items() if k != "per_action"}))
         rows.append(row)
     write_results(out, {"label": args.label, "results": str(args.results),

@@ -119,6 +119,7 @@ class CnnConfig:
     hidden_dim: int
     dropout: float
     inputs: list[str] = field(default_factory=lambda: list(MODEL_INPUTS))
+    base_model: str = "none"  # "lifter": learn a correction on top of the trained, frozen lifter
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class TransformerConfig:
     mlp_ratio: float
     dropout: float
     inputs: list[str] = field(default_factory=lambda: list(MODEL_INPUTS))
+    base_model: str = "none"  # "lifter": learn a correction on top of the trained, frozen lifter
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,22 @@ def validate_dict(raw: dict[str, Any], schema: dict[str, Any] | None = None) -> 
     return data
 
 
+def _check_base_models(data: dict[str, Any]) -> None:
+    """An image model on a base lifter needs the lifter trained, and every input the lifter reads."""
+    lifter_inputs = set(data["model"]["lifter"]["inputs"])
+    for name in ("cnn", "transformer"):
+        section = data["model"][name]
+        if name not in data["models"] or section["base_model"] != "lifter":
+            continue
+        key = f"model.{name}.base_model"
+        if "lifter" not in data["models"]:
+            raise ConfigError(f"config key '{key}': 'lifter' needs the lifter trained; add lifter to 'models' "
+                              f"(models = {data['models']}) or set {key}: none")
+        if not lifter_inputs <= set(section["inputs"]):
+            raise ConfigError(f"config key '{key}': 'lifter' reads {sorted(lifter_inputs)}, which model.{name}.inputs "
+                              f"{section['inputs']} lacks; add them or set {key}: none")
+
+
 def _check_consistency(data: dict[str, Any]) -> None:
     """Rules that span several keys and that a JSON schema cannot express."""
     split = data["split"]
@@ -327,6 +345,7 @@ def _check_consistency(data: dict[str, Any]) -> None:
             f"config key 'infer.depth_backend': 'none' needs a model that reads no depth; "
             f"model {infer['model']!r} reads {data['model'][infer['model']]['inputs']}"
         )
+    _check_base_models(data)
     heads = data["model"]["transformer"]
     if heads["embed_dim"] % heads["num_heads"]:
         raise ConfigError(

@@ -215,6 +215,14 @@ def split_chunks():
     return [remote_or_local(f"{RESULTS}/chunks/S{subject}.h5") for subject in subjects]
 
 
+def base_model_input(model):
+    """The trained lifter's best.pt when `model.<model>.base_model` is lifter (that model corrects it), else none."""
+    section = getattr(CFG.model, model)
+    if getattr(section, "base_model", "none") == "lifter":
+        return [f"{RESULTS}/models/lifter/best.pt"]
+    return []
+
+
 def train_wants_gpu():
     """GPUs to request: train.gpus unless the config pins training to the CPU."""
     return CFG.train.gpus if CFG.train.device != "cpu" else 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import h5py
 import pytest
+import torch
 import yaml
 
 from pose3d.shards import schema
@@ -82,8 +83,12 @@ def test_default_config_dry_run(tmp_path):
     train_inputs = _job_inputs(output, "train")
     assert len(train_inputs) == len(yaml.safe_load(configfile.read_text())["models"]) == 3  # cnn, transformer, lifter
     for inputs in train_inputs:
-        assert inputs and all(name.startswith(("results/shuffled/train/", "results/split/val/")) for name in inputs), inputs
+        shard_inputs = [name for name in inputs if name != "results/models/lifter/best.pt"]
+        assert shard_inputs and all(name.startswith(("results/shuffled/train/", "results/split/val/"))
+                                    for name in shard_inputs), inputs
         assert "results/split/val/shard_00000.h5" in inputs
+    # The image models (base_model: lifter) learn a correction on the trained lifter: they wait for it.
+    assert sum("results/models/lifter/best.pt" in inputs for inputs in train_inputs) == 2
     assert all(any("results/split/test/" in name for name in inputs) for inputs in _job_inputs(output, "evaluate"))
 
 
@@ -108,7 +113,9 @@ def test_whole_dag_end_to_end(tmp_path):
     config = tiny_config_dict(
         workdir / "resources" / "synthetic",
         dataset={"actions": [2], "cameras": [1], "subactions": [1, 2], "frame_step": 2, "test_frame_step": 4},
-        train={"batch_size": 2}, model={"lifter": {"train": {"batch_size": 2}}},
+        train={"batch_size": 2},
+        # The transformer as the default trains it, on the lifter; the cnn from scratch (the tiny config's).
+        model={"lifter": {"train": {"batch_size": 2}}, "transformer": {"base_model": "lifter"}},
     )
     configfile = tmp_path / "tiny.yaml"
     configfile.write_text(yaml.safe_dump(config))
@@ -141,6 +148,9 @@ def test_whole_dag_end_to_end(tmp_path):
         assert (workdir / "results" / "models" / model / "checkpoints" / "last.pt").is_file()
         history = json.loads((workdir / "results" / "models" / model / "history.json").read_text())
         assert all(record["val_split"] == "val" and record["val_samples"] == frames for record in history), model
+    lifter = torch.load(workdir / "results" / "models" / "lifter" / "best.pt", weights_only=True)["model"]
+    on_lifter = torch.load(workdir / "results" / "models" / "transformer" / "best.pt", weights_only=True)["model"]
+    assert all(torch.equal(on_lifter[f"base.lifter.{key}"], value) for key, value in lifter.items())
     summary = json.loads((workdir / "results" / "infer" / config["infer"]["model"] / "summary.json").read_text())
     assert summary["images_processed"] >= 1, summary
 

@@ -18,9 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="validation shards (default results/split/val/shard_*.h5; never the test shards)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default results/models/MODEL)")
     parser.add_argument("--gpus", type=int, default=None, help="processes (GPUs) per node (default train.gpus)")
-    from pose3d.training.launch import add_resume_arguments
+    from pose3d.training.launch import add_base_argument, add_resume_arguments
 
     add_resume_arguments(parser)
+    add_base_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_with_flags(read_config_file(args.config), {"--gpus": ("train.gpus", args.gpus)})
         check_config_resources(config, ["train", "storage"])
         run_training(config, args.model, train, val, args.out or Path("results/models") / args.model,
-                     gpus=args.gpus, resume=args.resume)
+                     gpus=args.gpus, resume=args.resume, base_checkpoint=args.base_checkpoint)
     except (ConfigError, ShardError, ValueError, FloatingPointError) as error:
         print(f"pose3d train: {error}")
         return 2

@@ -11,6 +11,7 @@ from torch import nn
 
 from pose3d.config import CnnConfig
 from pose3d.models import common, lifting
+from pose3d.models.base_lifter import FrozenLifter
 from pose3d.models.inputs import blank_keypoints, check_inputs
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,14 @@ class CnnPoseModel(nn.Module):
     pose cannot tell, and an error of the depth map's absolute scale cannot scale the skeleton.
     `config.inputs` switches modalities off: their channels and features are dropped, and without
     keypoints every joint is treated as undetected (the crop stands in for the 2D pose).
+    With a `base` (a frozen trained lifter) the lifting network's output is a correction added to
+    the lifter's (`pose3d.models.base_lifter`).
     """
 
-    def __init__(self, config: CnnConfig, image_size: int, keypoints_layout: str) -> None:
+    def __init__(self, config: CnnConfig, image_size: int, keypoints_layout: str,
+                 base: FrozenLifter | None = None) -> None:
         super().__init__()
+        self.base = base  # the frozen lifter this model corrects (model.<name>.base_model: lifter), or None
         self.config = config
         self.image_size = image_size
         self.keypoints_layout = keypoints_layout
@@ -64,6 +69,8 @@ class CnnPoseModel(nn.Module):
         backbone_dim = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features  # after any head conv
         features = backbone_dim + lifting.ENCODING_DIM + lifting.DEPTH_CUES_DIM * uses["depth"]
         self.lifting = lifting.LiftingNetwork(features, config.hidden_dim, LIFTING_BLOCKS, config.dropout)
+        if base is not None:
+            self.lifting.output_zero()  # an untrained model predicts exactly the base lifter's pose
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         size = self.image_size
@@ -84,4 +91,5 @@ class CnnPoseModel(nn.Module):
         parts = [self.backbone(torch.cat(channels, dim=1)), frame.encoding()]
         if "depth" in self.inputs:
             parts.append(lifting.relative_depth_cues(depth_m, keypoints_h36m, frame, size, person))
-        return lifting.decode(self.lifting(torch.cat(parts, dim=1)), frame)
+        raw = self.lifting(torch.cat(parts, dim=1))
+        return lifting.decode(raw if self.base is None else raw + self.base(batch), frame)

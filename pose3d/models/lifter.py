@@ -38,10 +38,14 @@ class LifterPoseModel(nn.Module):
         self.network = lifting.LiftingNetwork(features, config.hidden_dim, config.blocks, config.dropout)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return lifting.decode(*self.raw(batch))
+
+    def raw(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, lifting.KeypointFrame]:
+        """The raw lifting output (B, lifting.OUTPUT_DIM) and the keypoint frame it is decoded in."""
         keypoints = common.clean_keypoints(batch["keypoints_2d"].float())
         keypoints = common.keypoints_to_h36m(keypoints, self.keypoints_layout)
         frame = lifting.keypoint_frame(keypoints, batch["intrinsics"].float(), batch["crop"].float(), self.image_size)
         features = [frame.encoding()]
         if "depth" in self.inputs:
             features.append(lifting.relative_depth_cues(batch["depth"].float(), keypoints, frame, self.image_size))
-        return lifting.decode(self.network(torch.cat(features, dim=1)), frame)
+        return self.network(torch.cat(features, dim=1)), frame

@@ -182,6 +182,11 @@ class LiftingNetwork(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return common.run_in_float32(self.layers, features)
 
+    def output_zero(self) -> None:
+        """Zero the last layer: as a correction to a base model's output, the network starts at exactly none."""
+        nn.init.zeros_(self.layers[-1].weight)
+        nn.init.zeros_(self.layers[-1].bias)
+
 
 def decode(raw: torch.Tensor, frame: KeypointFrame) -> dict[str, torch.Tensor]:
     """Raw output (B, OUTPUT_DIM) -> the common model output dict (camera mm).

@@ -35,11 +35,13 @@ def build_model(name: str, config: Config, keypoints_layout: str) -> nn.Module:
     if name == "cnn":
         from pose3d.models.cnn import CnnPoseModel
 
-        model = CnnPoseModel(config.model.cnn, image_size, keypoints_layout)
+        model = CnnPoseModel(config.model.cnn, image_size, keypoints_layout, base_lifter(name, config, keypoints_layout))
     elif name == "transformer":
         from pose3d.models.transformer import TransformerPoseModel
 
-        model = TransformerPoseModel(config.model.transformer, image_size, keypoints_layout)
+        model = TransformerPoseModel(
+            config.model.transformer, image_size, keypoints_layout, base_lifter(name, config, keypoints_layout)
+        )
     elif name == "lifter":
         from pose3d.models.lifter import LifterPoseModel
 
@@ -48,6 +50,20 @@ def build_model(name: str, config: Config, keypoints_layout: str) -> nn.Module:
         raise ValueError(f"unknown model {name!r}; known: {list(MODEL_NAMES)}")
     log.info("built model %s (%s keypoints): %.2fM parameters", name, keypoints_layout, count_parameters(model) / 1e6)
     return model
+
+
+def base_lifter(name: str, config: Config, keypoints_layout: str) -> nn.Module | None:
+    """A frozen lifter shaped by `config.model.lifter` when `model.<name>.base_model` is lifter, else None.
+
+    Its weights come from the trained lifter (`base_lifter.load_base_lifter`) or from the image
+    model's own checkpoint, which holds them.
+    """
+    if getattr(getattr(config.model, name), "base_model", "none") != "lifter":
+        return None
+    from pose3d.models.base_lifter import FrozenLifter
+    from pose3d.models.lifter import LifterPoseModel
+
+    return FrozenLifter(LifterPoseModel(config.model.lifter, config.shards.image_size, keypoints_layout))
 
 
 def load_model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:

@@ -7,6 +7,7 @@ from torch import nn
 
 from pose3d.config import TransformerConfig
 from pose3d.models import common, lifting
+from pose3d.models.base_lifter import FrozenLifter
 from pose3d.models.inputs import blank_keypoints, check_inputs
 
 JOINT_READOUT_DIM = 16  # per-joint features each encoded joint token hands to the lifting network
@@ -25,10 +26,14 @@ class TransformerPoseModel(nn.Module):
     directly (`lifting.decode`).
     `config.inputs` switches modalities off: rgb or depth channels leave the patches (no patch
     tokens without either), and without keypoints every joint token sees an undetected joint.
+    With a `base` (a frozen trained lifter) the lifting network's output is a correction added to
+    the lifter's (`pose3d.models.base_lifter`).
     """
 
-    def __init__(self, config: TransformerConfig, image_size: int, keypoints_layout: str) -> None:
+    def __init__(self, config: TransformerConfig, image_size: int, keypoints_layout: str,
+                 base: FrozenLifter | None = None) -> None:
         super().__init__()
+        self.base = base  # the frozen lifter this model corrects (model.<name>.base_model: lifter), or None
         if image_size % config.patch_size:
             raise ValueError(f"patch size {config.patch_size} must divide the image size {image_size}")
         self.config = config
@@ -55,6 +60,8 @@ class TransformerPoseModel(nn.Module):
         self.joint_readout = nn.Linear(width, JOINT_READOUT_DIM)
         features = width + common.NUM_JOINTS * JOINT_READOUT_DIM + lifting.ENCODING_DIM + lifting.DEPTH_CUES_DIM
         self.lifting = lifting.LiftingNetwork(features, 2 * width, LIFTING_BLOCKS, config.dropout)
+        if base is not None:
+            self.lifting.output_zero()  # an untrained model predicts exactly the base lifter's pose
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         size, joints = self.image_size, common.NUM_JOINTS
@@ -84,4 +91,5 @@ class TransformerPoseModel(nn.Module):
         tokens = self.norm(self.encoder(torch.cat(sequence, dim=1)))
         readout = self.joint_readout(tokens[:, 1 : 1 + joints]).flatten(1)
         features = torch.cat([tokens[:, 0], readout, encoding, depth_cues], dim=1)
-        return lifting.decode(self.lifting(features), frame)
+        raw = self.lifting(features)
+        return lifting.decode(raw if self.base is None else raw + self.base(batch), frame)

@@ -17,8 +17,10 @@ TINY_OVERRIDES = {
     "shards": {"image_size": 32, "depth_size": 16},
     "split": {"train_subjects": [1], "test_subjects": [9], "train_shards": 2, "test_shards": 1},
     "model": {
-        "cnn": {"backbone": "resnet18", "hidden_dim": 64, "heatmap_size": 16},
-        "transformer": {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2},
+        # From scratch, so a unit test can train an image model alone; tests/test_base_lifter.py and the
+        # end-to-end workflow test train one on the lifter (the default's base_model).
+        "cnn": {"backbone": "resnet18", "hidden_dim": 64, "heatmap_size": 16, "base_model": "none"},
+        "transformer": {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2, "base_model": "none"},
         "lifter": {"hidden_dim": 64, "blocks": 1, "train": {"epochs": 2, "batch_size": 8}},
     },
     "train": {"epochs": 1, "batch_size": 8, "num_workers": 0, "shuffle_buffer": 16, "warmup_steps": 2, "log_every": 1},

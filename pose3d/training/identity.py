@@ -53,13 +53,18 @@ def shard_fingerprint(paths: Sequence[str | Path]) -> list[list[Any]]:
     return stats
 
 
-def resume_identity(config: Config, model_name: str, train_shards: Sequence[str | Path], world_size: int) -> dict:
-    """What a checkpoint must have been made with to be resumed: weight settings, shards, world size."""
-    return {
+def resume_identity(config: Config, model_name: str, train_shards: Sequence[str | Path], world_size: int,
+                    base_checkpoint: str | Path | None = None) -> dict:
+    """What a checkpoint must have been made with to be resumed: weight settings, shards, world size,
+    and the base lifter's checkpoint (a retrained lifter starts its image models afresh)."""
+    identity = {
         "weights": weight_settings(config, model_name),
         "train_shards": shard_fingerprint(train_shards),
         "world_size": world_size,
     }
+    if base_checkpoint is not None:
+        identity["base"] = shard_fingerprint([base_checkpoint])
+    return identity
 
 
 def identity_mismatch(saved: dict[str, Any] | None, wanted: dict[str, Any]) -> str:
@@ -69,7 +74,7 @@ def identity_mismatch(saved: dict[str, Any] | None, wanted: dict[str, Any]) -> s
     # Through JSON: tuples and lists, ints and floats compare as the config file would write them.
     saved, wanted = json.loads(json.dumps(saved)), json.loads(json.dumps(wanted))
     for part, label in (("weights", "model or training settings"), ("train_shards", "training shards"),
-                        ("world_size", "number of training processes")):
+                        ("world_size", "number of training processes"), ("base", "base lifter checkpoint")):
         if saved.get(part) != wanted.get(part):
             return f"{label} differ from the checkpoint's"
     return ""

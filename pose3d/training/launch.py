@@ -48,7 +48,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder: best.pt, history.json, tensorboard/, checkpoints/")
     parser.add_argument("--gpus", type=int, default=None, help="processes per node (default: train.gpus)")
     add_resume_arguments(parser)
+    add_base_argument(parser)
     parser.add_argument("--sample-log", default=None, help="debug: write the samples each rank trained on here")
+
+
+def add_base_argument(parser: argparse.ArgumentParser) -> None:
+    """--base-checkpoint: the trained lifter an image model with base_model: lifter corrects."""
+    parser.add_argument("--base-checkpoint", default=None,
+                        help="the lifter's best.pt, for a model with model.<name>.base_model: lifter")
 
 
 def add_resume_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +91,7 @@ def run_training(
     resume: str = "auto",
     sample_log: str | Path | None = None,
     output_stream: IO[str] | None = None,
+    base_checkpoint: str | Path | None = None,
 ) -> int:
     """Train in this process, or under torchrun when more than one process per node is wanted.
 
@@ -108,6 +116,8 @@ def run_training(
         args += {"always": ["--resume"], "never": ["--no-resume"]}.get(resume, [])
         if sample_log is not None:
             args += ["--sample-log", str(sample_log)]
+        if base_checkpoint is not None:
+            args += ["--base-checkpoint", str(base_checkpoint)]
         from pose3d.training.trainer import STOP_SIGNALS, TrainingInterrupted
 
         command = torchrun_command(nproc, args)
@@ -134,7 +144,8 @@ def run_training(
         return 0
     from pose3d.training.pipeline import train_model
 
-    train_model(config, model_name, train_shards, val_shards, out_dir, resume=resume, sample_log_dir=sample_log)
+    train_model(config, model_name, train_shards, val_shards, out_dir, resume=resume, sample_log_dir=sample_log,
+                base_checkpoint=base_checkpoint)
     return 0
 
 
@@ -150,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = load_config(args.config)
     return run_training(
         config, args.model, args.train_shards, args.val_shards, args.out,
-        gpus=args.gpus, resume=args.resume, sample_log=args.sample_log,
+        gpus=args.gpus, resume=args.resume, sample_log=args.sample_log, base_checkpoint=args.base_checkpoint,
     )
 
 

@@ -115,11 +115,13 @@ def build_trainer(
     out_dir: str | Path | None,
     context: DistContext,
     sample_log_dir: str | Path | None = None,
+    base_checkpoint: str | Path | None = None,
 ) -> Trainer:
     """Everything a training run needs, built in a deterministic order from `train.seed`.
 
     The datasets read only the fields the model's inputs need; `config.train` is first overridden
-    by the model's own training settings (`model_training_config`).
+    by the model's own training settings (`model_training_config`). `base_checkpoint`: the trained
+    lifter's best.pt, needed by a model with `model.<name>.base_model: lifter`.
     """
     from pose3d.models.inputs import model_inputs, sample_fields
     from pose3d.models.registry import build_model
@@ -162,6 +164,13 @@ def build_trainer(
     if val_set.keypoints_layout != layout:
         raise ValueError(f"train shards have {layout} keypoints but validation shards {val_set.keypoints_layout}")
     model = build_model(model_name, config, layout)
+    if getattr(model, "base", None) is not None:
+        from pose3d.models.base_lifter import load_base_lifter
+
+        if base_checkpoint is None:
+            raise ValueError(f"config key 'model.{model_name}.base_model': lifter needs the trained lifter's best.pt "
+                             "(--base-checkpoint; the workflow trains the lifter first)")
+        load_base_lifter(model, base_checkpoint)
     seed_everything(cfg.seed + context.rank)  # dropout and loader seeds differ per rank
     steps = steps_per_epoch(train_set.batches_per_epoch, cfg.grad_accum_steps)
     if steps == 0:
@@ -187,7 +196,8 @@ def build_trainer(
         steps_per_epoch=steps,
         context=context,
         sample_log_dir=sample_log_dir,
-        identity=resume_identity(config, model_name, train_shards, context.world_size),
+        identity=resume_identity(config, model_name, train_shards, context.world_size,
+                                 base_checkpoint if getattr(model, "base", None) is not None else None),
     )
 
 
@@ -200,6 +210,7 @@ def train_model(
     *,
     resume: str = "auto",
     sample_log_dir: str | Path | None = None,
+    base_checkpoint: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Train `model_name`; writes best.pt, history.json, tensorboard/ and checkpoints/ into `out_dir`.
 
@@ -209,7 +220,8 @@ def train_model(
     """
     context = init_distributed(config.train.device)
     try:
-        trainer = build_trainer(config, model_name, train_shards, val_shards, out_dir, context, sample_log_dir)
+        trainer = build_trainer(config, model_name, train_shards, val_shards, out_dir, context, sample_log_dir,
+                                base_checkpoint)
         if resume != "never":
             trainer.resume_if_possible(resume)
         return trainer.fit()

@@ -32,6 +32,7 @@ try:
         val_shards,
         Path(snakemake.output.best).parent,  # noqa: F821
         output_stream=log_file,
+        base_checkpoint=snakemake.input.base[0] if snakemake.input.base else None,  # noqa: F821
     )
 except TrainingInterrupted as stopped:
     logging.getLogger("train").error("%s", stopped)
