@@ -79,8 +79,12 @@ def prepare_data(config, workdir: Path, perception_name: str, workers: int) -> d
     return chunks
 
 
-def evaluate_pose3d_model(config, name: str, shards: dict[str, list[Path]], out_dir: Path, threads: int):
-    """Train with the workflow's trainer (best epoch on val), predict the test shards; (pred, true, actions)."""
+def evaluate_pose3d_model(config, name: str, shards: dict[str, list[Path]], out_dir: Path, threads: int,
+                          base_checkpoint: Path | None = None):
+    """Train with the workflow's trainer (best epoch on val), predict the test shards; (pred, true, actions).
+
+    `base_checkpoint`: the lifter's best.pt, for an image model with base_model: lifter.
+    """
     import torch
 
     from pose3d.evaluate.report import summarize
@@ -90,7 +94,8 @@ def evaluate_pose3d_model(config, name: str, shards: dict[str, list[Path]], out_
     from pose3d.training.pipeline import build_trainer
 
     torch.set_num_threads(threads)
-    trainer = build_trainer(config, name, shards["train"], shards["val"], out_dir, DistContext())
+    trainer = build_trainer(config, name, shards["train"], shards["val"], out_dir, DistContext(),
+                            base_checkpoint=base_checkpoint)
     history = trainer.fit()
     model, _state = load_model_from_checkpoint(out_dir / "best.pt", "cpu")
     result = predict(model, shards["test"], config.evaluate.batch_size, 0, torch.device("cpu"))
@@ -161,7 +166,25 @@ def variant_label(variant: dict[str, Any]) -> str:
     label = f"{variant['model']} [{'+'.join(inputs or ['rgb', 'depth', 'keypoints'])}]"
     if variant.get("min_steps"):
         label += f" >= {variant['min_steps']} steps"
+    if on_lifter(variant):
+        label += " on the lifter"
     return label
+
+
+def on_lifter(variant: dict[str, Any]) -> bool:
+    """Whether an image-model row corrects the lifter (base_model: lifter, the default config's)."""
+    import yaml
+
+    if variant["model"] not in ("cnn", "transformer"):
+        return False
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["model"][variant["model"]]
+    return variant.get("base_model", default.get("base_model", "none")) == "lifter"
+
+
+def run_folder(workdir: Path, perception: str, variant: dict[str, Any]) -> Path:
+    """Where a row trains: its checkpoints, and the base lifter for the image rows after it."""
+    label = variant_label(variant)
+    return workdir / perception / "models" / label.replace(" ", "_").replace("[", "").replace("]", "")
 
 
 def markdown(rows: list[dict[str, Any]], perceptions: list[str]) -> str:
@@ -254,13 +277,16 @@ def main() -> None:
                     shards, vp3d_epochs, args.threads, variant.get("min_steps", 0)
                 )
             else:
-                overrides = {"model": {variant["model"]: {"inputs": variant["inputs"]}}} if "inputs" in variant else {}
+                section = {key: variant[key] for key in ("inputs", "base_model") if key in variant}
+                overrides = {"model": {variant["model"]: section}} if section else {}
                 variant_config = build_config(
                     spec, {"dataset": {"root": str(data_root)}, "perception": settings, **overrides}
                 )
-                out_dir = workdir / perception / "models" / label.replace(" ", "_").replace("[", "").replace("]", "")
+                # The base of the image rows: the lifter row of this perception (trained first, or earlier).
+                base = run_folder(workdir, perception, {"model": "lifter"}) / "best.pt" if on_lifter(variant) else None
                 predicted, true, actions, extra = evaluate_pose3d_model(
-                    variant_config, variant["model"], shards, out_dir, args.threads
+                    variant_config, variant["model"], shards, run_folder(workdir, perception, variant), args.threads,
+                    base,
                 )
             summary = summarize(predicted, true, actions)
             row = {"label": label, "perception": perception, "model": variant["model"],
