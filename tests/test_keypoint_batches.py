@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from pose3d import geometry
+from pose3d.testing.samples import make_batch
 from pose3d.testing.shards import write_shards
 from pose3d.training.augment import flip_geometry
+from pose3d.training.augment_geometry import augment_geometry, mirror
+from pose3d.training.augment_params import AugmentParams
 from pose3d.training.keypoint_batches import KeypointBatches, flip_batch
 
 IMAGE_SIZE = 32  # write_shards' crop side
@@ -22,6 +26,22 @@ def test_batch_flip_equals_the_per_sample_flip(tmp_path):
         expected, _affine = flip_geometry(one, IMAGE_SIZE, "h36m17")
         for name in ("keypoints_2d", "joints_3d", "crop"):
             np.testing.assert_allclose(flipped[name][i], expected[name], rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("layout", ["h36m17", "coco17"])
+def test_the_fast_mirror_is_the_augmentations_flip_bit_for_bit(layout):
+    """`mirror` (the keypoint batches' flip) against `augment_geometry`'s matrices with only flip set."""
+    batch = make_batch(3, 40, image_size=IMAGE_SIZE, layout=layout)
+    arrays = {name: batch[name].numpy() for name in ("keypoints_2d", "joints_3d", "crop", "intrinsics")}
+    params = AugmentParams.identity(40).replace(flip=True)
+    general = augment_geometry(arrays["keypoints_2d"], arrays["joints_3d"], arrays["crop"], arrays["intrinsics"],
+                               IMAGE_SIZE, layout, params)
+    keypoints, joints, crop = mirror(arrays["keypoints_2d"], arrays["joints_3d"], arrays["crop"],
+                                     arrays["intrinsics"], IMAGE_SIZE, layout)
+    np.testing.assert_array_equal(keypoints, general.keypoints_2d)
+    np.testing.assert_array_equal(joints, general.joints_3d)
+    np.testing.assert_array_equal(crop, general.crop)
+    assert keypoints.dtype == joints.dtype == crop.dtype == np.float32
 
 
 def test_flipped_joints_project_onto_flipped_keypoints(tmp_path):

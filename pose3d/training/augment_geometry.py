@@ -53,6 +53,21 @@ def flip_step(crop: np.ndarray, intrinsics: np.ndarray, size: int) -> tuple[np.n
     return new_crop, affine, linear
 
 
+def mirror(keypoints_2d: np.ndarray, joints_3d: np.ndarray, crop: np.ndarray, intrinsics: np.ndarray,
+           image_size: int, keypoints_layout: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flip alone for every sample, without the matrices: (keypoints_2d, joints_3d, crop), float32.
+
+    Equal to `augment_geometry` with only `flip` set, at a tenth of the cost: keypoint-only batches
+    (the lifter's) are mirrored this way, where the matrices cost more than the model's data.
+    """
+    new_crop, _, _ = flip_step(np.asarray(crop, dtype=np.float64), np.asarray(intrinsics, dtype=np.float64), image_size)
+    keypoints = np.array(keypoints_2d, dtype=np.float32)[:, skeleton.get_layout(keypoints_layout).flip_permutation]
+    keypoints[..., 0] = (image_size - 1.0) - keypoints[..., 0]
+    joints = np.array(joints_3d, dtype=np.float32)[:, skeleton.H36M17.flip_permutation]
+    joints[..., 0] = -joints[..., 0]
+    return keypoints, joints, new_crop.astype(np.float32)
+
+
 def rotation_step(crop: np.ndarray, intrinsics: np.ndarray, size: int,
                   angle_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rotation about the optical axis by `angle_rad` (B,): (new crop, crop-pixel affine, 3D rotation)."""

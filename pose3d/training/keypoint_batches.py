@@ -6,7 +6,7 @@ and a DataLoader costs far more than the model's step, so this loader reads the 
 yields collated torch batches directly (the batch contract of `pose3d.training.dataset`, without
 image and depth).
 
-Augmentation: the horizontal flip, applied to a whole batch by `augment_geometry` (the crop is
+Augmentation: the horizontal flip, applied to a whole batch by `augment_geometry.mirror` (the crop is
 mirrored in the mirrored full image, left/right joints swap in 2D and 3D, the world mirrors about
 the camera's x = 0 plane). Rotation and crop jitter are not
 applied: a crop jitter does not move camera-normalised keypoints at all.
@@ -28,19 +28,17 @@ import torch
 
 from pose3d.shards import schema
 from pose3d.shards.reader import ShardCache, ShardError, open_shard
-from pose3d.training.augment_geometry import augment_geometry
-from pose3d.training.augment_params import AugmentParams
+from pose3d.training.augment_geometry import mirror
 from pose3d.training.dataset import distributed_rank_and_size, keypoints_layout_of
 
 ARRAYS = (schema.KEYPOINTS_2D, schema.JOINTS_3D, schema.INTRINSICS, schema.CROP, *schema.PROVENANCE)
 
 
 def flip_batch(batch: dict[str, np.ndarray], image_size: int, keypoints_layout: str) -> dict[str, np.ndarray]:
-    """Mirror every sample of a batch (numpy, as stored) horizontally: the augmentation's own flip step."""
-    params = AugmentParams.identity(len(batch["crop"])).replace(flip=True)
-    flipped = augment_geometry(batch["keypoints_2d"], batch["joints_3d"], batch["crop"], batch["intrinsics"],
-                               image_size, keypoints_layout, params)
-    return {**batch, "keypoints_2d": flipped.keypoints_2d, "joints_3d": flipped.joints_3d, "crop": flipped.crop}
+    """Mirror every sample of a batch (numpy, as stored) horizontally: the augmentation's flip (`mirror`)."""
+    keypoints, joints, crop = mirror(batch["keypoints_2d"], batch["joints_3d"], batch["crop"], batch["intrinsics"],
+                                     image_size, keypoints_layout)
+    return {**batch, "keypoints_2d": keypoints, "joints_3d": joints, "crop": crop}
 
 
 class KeypointBatches:
@@ -131,11 +129,13 @@ class KeypointBatches:
                 # One stream per batch: a resume that skips batches mirrors the rest as an uninterrupted run.
                 rng = np.random.default_rng([self.seed, self.epoch, 1, index])
                 mirrored = rng.random(len(chosen)) < self.flip_prob
-                if mirrored.any():
-                    flipped = flip_batch({k: v[mirrored] for k, v in batch.items()}, self.image_size, self.keypoints_layout)
+                if mirrored.any():  # the batch's arrays are fresh copies (fancy indexing): mirrored in place
+                    rows = np.flatnonzero(mirrored)
+                    names = ("keypoints_2d", "joints_3d", "crop", "intrinsics")
+                    flipped = flip_batch({name: batch[name][rows] for name in names}, self.image_size,
+                                         self.keypoints_layout)
                     for name in ("keypoints_2d", "joints_3d", "crop"):
-                        batch[name] = batch[name].copy()
-                        batch[name][mirrored] = flipped[name]
+                        batch[name][rows] = flipped[name]
             yield {name: torch.from_numpy(np.ascontiguousarray(values)) for name, values in _typed(batch).items()}
 
 
