@@ -197,7 +197,9 @@ class Trainer:
             try:
                 for epoch in range(self.epoch, stop):
                     train_stats = self.train_epoch(epoch)
+                    validation_started = time.perf_counter()
                     val_stats = self.validate(epoch)
+                    val_stats["val_seconds"] = time.perf_counter() - validation_started
                     self.epoch, self.epoch_step, self._epoch_sums = epoch + 1, 0, {}
                     record = {"epoch": self.epoch, "step": self.step, **train_stats, **val_stats}
                     self.history.append(record)
