@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -124,3 +125,19 @@ def test_config_refuses_a_base_lifter_that_cannot_be_had(tmp_path):
     # Keypoint-free image models cannot correct a lifter: the lifter reads the keypoints.
     with pytest.raises(ConfigError, match="lacks"):
         config_from_dict(tiny_config_dict(tmp_path, model={"cnn": {"base_model": "lifter", "inputs": ["rgb"]}}))
+
+
+def test_the_scale_output_resizes_the_pose_about_its_root():
+    """`decode_scaled`'s last value: log of a factor on the root-relative pose; the root stays where it is."""
+    from pose3d.models import lifting
+
+    batch = make_batch(2, 5, layout="h36m17")
+    frame = lifting.keypoint_frame(batch["keypoints_2d"], batch["intrinsics"], batch["crop"], 32)
+    raw = torch.randn(5, lifting.OUTPUT_DIM) * 0.2
+    unscaled = lifting.decode_scaled(torch.cat([raw, torch.zeros(5, 1)], dim=1), frame)
+    doubled = lifting.decode_scaled(torch.cat([raw, torch.full((5, 1), float(np.log(2.0)))], dim=1), frame)
+    torch.testing.assert_close(doubled["joints_rel_mm"], 2.0 * unscaled["joints_rel_mm"])
+    torch.testing.assert_close(doubled["root_mm"], unscaled["root_mm"])
+    # With a base, the correction adds to the base's raw output before the scale applies.
+    on_base = lifting.decode_scaled(torch.zeros(5, lifting.SCALED_OUTPUT_DIM), frame, base_raw=raw)
+    torch.testing.assert_close(on_base["joints_mm"], lifting.decode(raw, frame)["joints_mm"])

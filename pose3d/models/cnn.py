@@ -50,8 +50,9 @@ class CnnPoseModel(nn.Module):
     pose cannot tell, and an error of the depth map's absolute scale cannot scale the skeleton.
     `config.inputs` switches modalities off: their channels and features are dropped, and without
     keypoints every joint is treated as undetected (the crop stands in for the 2D pose).
-    With a `base` (a frozen trained lifter) the lifting network's output is a correction added to
-    the lifter's (`pose3d.models.base_lifter`).
+    With a `base` (a frozen trained lifter) the lifting network also reads the lifter's raw output
+    and corrects it (`pose3d.models.base_lifter`). The output's last value scales the root-relative
+    pose (`lifting.decode_scaled`): the size a 2D pose cannot tell, from the depth cues.
     """
 
     def __init__(self, config: CnnConfig, image_size: int, keypoints_layout: str,
@@ -68,7 +69,9 @@ class CnnPoseModel(nn.Module):
         self.backbone = create_backbone(config, in_chans=in_chans)
         backbone_dim = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features  # after any head conv
         features = backbone_dim + lifting.ENCODING_DIM + lifting.DEPTH_CUES_DIM * uses["depth"]
-        self.lifting = lifting.LiftingNetwork(features, config.hidden_dim, LIFTING_BLOCKS, config.dropout)
+        features += lifting.OUTPUT_DIM * (base is not None)  # the base lifter's output: what is corrected
+        self.lifting = lifting.LiftingNetwork(features, config.hidden_dim, LIFTING_BLOCKS, config.dropout,
+                                              lifting.SCALED_OUTPUT_DIM)
         if base is not None:
             self.lifting.output_zero()  # an untrained model predicts exactly the base lifter's pose
 
@@ -91,5 +94,7 @@ class CnnPoseModel(nn.Module):
         parts = [self.backbone(torch.cat(channels, dim=1)), frame.encoding()]
         if "depth" in self.inputs:
             parts.append(lifting.relative_depth_cues(depth_m, keypoints_h36m, frame, size, person))
-        raw = self.lifting(torch.cat(parts, dim=1))
-        return lifting.decode(raw if self.base is None else raw + self.base(batch), frame)
+        base_raw = None if self.base is None else self.base(batch)
+        if base_raw is not None:
+            parts.append(base_raw)
+        return lifting.decode_scaled(self.lifting(torch.cat(parts, dim=1)), frame, base_raw)

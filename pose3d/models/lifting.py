@@ -34,6 +34,7 @@ RELATIVE_DEPTH_GAIN = 10.0  # log(d / d_person) x this: a joint 10 % nearer than
 ENCODING_DIM = common.NUM_JOINTS * 3 + 3
 DEPTH_CUES_DIM = common.NUM_JOINTS * 2 + 2
 OUTPUT_DIM = common.NUM_JOINTS * 3 + 3
+SCALED_OUTPUT_DIM = OUTPUT_DIM + 1  # image models: also the log scale of the root-relative pose (`decode_scaled`)
 
 
 def camera_normalised(keypoints: torch.Tensor, intrinsics: torch.Tensor, crop: torch.Tensor) -> torch.Tensor:
@@ -168,9 +169,9 @@ class LiftingNetwork(nn.Module):
     and the weak-perspective root.
     """
 
-    def __init__(self, in_dim: int, width: int, blocks: int, dropout: float) -> None:
+    def __init__(self, in_dim: int, width: int, blocks: int, dropout: float, out_dim: int = OUTPUT_DIM) -> None:
         super().__init__()
-        out = nn.Linear(width, OUTPUT_DIM)
+        out = nn.Linear(width, out_dim)
         nn.init.normal_(out.weight, std=1e-3)
         nn.init.zeros_(out.bias)
         self.layers = nn.Sequential(
@@ -188,14 +189,32 @@ class LiftingNetwork(nn.Module):
         nn.init.zeros_(self.layers[-1].bias)
 
 
-def decode(raw: torch.Tensor, frame: KeypointFrame) -> dict[str, torch.Tensor]:
+def decode_scaled(output: torch.Tensor, frame: KeypointFrame,
+                  base_raw: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """An image model's lifting output (B, SCALED_OUTPUT_DIM) -> the common model output dict.
+
+    The first OUTPUT_DIM values are `decode`'s raw output, added to a base lifter's raw output
+    (`base_raw`) when there is one; the last is the log of a factor on the root-relative pose. The
+    2D pose fixes a pose's shape but not its size (subjects differ by tens of percent in height),
+    which metric depth can tell (the person's depth times the 2D radius); as one multiplicative
+    factor, a size learnt from the depth cues resizes the whole pose, which an additive correction
+    of 51 coordinates would have to learn joint by joint.
+    """
+    raw, log_scale = output[:, :OUTPUT_DIM], output[:, OUTPUT_DIM]
+    return decode(raw if base_raw is None else raw + base_raw, frame, log_scale)
+
+
+def decode(raw: torch.Tensor, frame: KeypointFrame, log_scale: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Raw output (B, OUTPUT_DIM) -> the common model output dict (camera mm).
 
     raw = 17 x 3 root-relative joints (metres; joint 0 is re-centred to 0), the root's 2D offset
-    from the pelvis keypoint (or the centroid) in radii, and log(z / z_ref).
+    from the pelvis keypoint (or the centroid) in radii, and log(z / z_ref). `log_scale` (B,):
+    the root-relative joints are multiplied by its exponential.
     """
     joints, root = common.NUM_JOINTS, skeleton.ROOT_JOINT
     relative_mm = 1000.0 * raw[:, : joints * 3].reshape(-1, joints, 3)
+    if log_scale is not None:
+        relative_mm = relative_mm * torch.exp(log_scale)[:, None, None]
     relative_mm = relative_mm - relative_mm[:, root : root + 1]
     pelvis = torch.where(frame.present[:, root, None], frame.normalised[:, root, :2], frame.centre)
     root_xy = pelvis + raw[:, joints * 3 : joints * 3 + 2] * frame.radius[:, None]

@@ -26,8 +26,9 @@ class TransformerPoseModel(nn.Module):
     directly (`lifting.decode`).
     `config.inputs` switches modalities off: rgb or depth channels leave the patches (no patch
     tokens without either), and without keypoints every joint token sees an undetected joint.
-    With a `base` (a frozen trained lifter) the lifting network's output is a correction added to
-    the lifter's (`pose3d.models.base_lifter`).
+    With a `base` (a frozen trained lifter) the lifting network also reads the lifter's raw output
+    and corrects it (`pose3d.models.base_lifter`). The output's last value scales the root-relative
+    pose (`lifting.decode_scaled`): the size a 2D pose cannot tell, from the depth cues.
     """
 
     def __init__(self, config: TransformerConfig, image_size: int, keypoints_layout: str,
@@ -59,7 +60,9 @@ class TransformerPoseModel(nn.Module):
         self.norm = nn.LayerNorm(width)
         self.joint_readout = nn.Linear(width, JOINT_READOUT_DIM)
         features = width + common.NUM_JOINTS * JOINT_READOUT_DIM + lifting.ENCODING_DIM + lifting.DEPTH_CUES_DIM
-        self.lifting = lifting.LiftingNetwork(features, 2 * width, LIFTING_BLOCKS, config.dropout)
+        features += lifting.OUTPUT_DIM * (base is not None)  # the base lifter's output: what is corrected
+        self.lifting = lifting.LiftingNetwork(features, 2 * width, LIFTING_BLOCKS, config.dropout,
+                                              lifting.SCALED_OUTPUT_DIM)
         if base is not None:
             self.lifting.output_zero()  # an untrained model predicts exactly the base lifter's pose
 
@@ -90,6 +93,6 @@ class TransformerPoseModel(nn.Module):
             sequence.append(patches.flatten(2).transpose(1, 2) + self.patch_position)
         tokens = self.norm(self.encoder(torch.cat(sequence, dim=1)))
         readout = self.joint_readout(tokens[:, 1 : 1 + joints]).flatten(1)
-        features = torch.cat([tokens[:, 0], readout, encoding, depth_cues], dim=1)
-        raw = self.lifting(features)
-        return lifting.decode(raw if self.base is None else raw + self.base(batch), frame)
+        base_raw = None if self.base is None else self.base(batch)
+        parts = [tokens[:, 0], readout, encoding, depth_cues] + ([] if base_raw is None else [base_raw])
+        return lifting.decode_scaled(self.lifting(torch.cat(parts, dim=1)), frame, base_raw)
