@@ -269,6 +269,8 @@ def main() -> None:
         data_seconds = time.perf_counter() - started
         shards = {part: [chunks[s] for s in spec["subjects"][part]] for part in ("train", "val", "test")}
         for variant in variants:
+            if perception not in variant.get("perceptions", [perception]):
+                continue
             label = variant_label(variant)
             log.info("== %s, perception %s", label, perception)
             started = time.perf_counter()
@@ -277,7 +279,7 @@ def main() -> None:
                     shards, vp3d_epochs, args.threads, variant.get("min_steps", 0)
                 )
             else:
-                section = {key: variant[key] for key in ("inputs", "base_model") if key in variant}
+                section = {key: variant[key] for key in ("inputs", "base_model", "train") if key in variant}
                 overrides = {"model": {variant["model"]: section}} if section else {}
                 variant_config = build_config(
                     spec, {"dataset": {"root": str(data_root)}, "perception": settings, **overrides}

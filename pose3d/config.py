@@ -120,6 +120,7 @@ class CnnConfig:
     dropout: float
     inputs: list[str] = field(default_factory=lambda: list(MODEL_INPUTS))
     base_model: str = "none"  # "lifter": learn a correction on top of the trained, frozen lifter
+    train: dict[str, Any] = field(default_factory=dict)  # overrides of `train:` for this model
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class TransformerConfig:
     dropout: float
     inputs: list[str] = field(default_factory=lambda: list(MODEL_INPUTS))
     base_model: str = "none"  # "lifter": learn a correction on top of the trained, frozen lifter
+    train: dict[str, Any] = field(default_factory=dict)  # overrides of `train:` for this model
 
 
 @dataclass(frozen=True)
@@ -436,10 +438,11 @@ def config_with_flags(raw: dict[str, Any], flags: dict[str, tuple[str, Any]]) ->
 def model_training_config(config: Config, model_name: str) -> Config:
     """`config` with `train:` overridden by the model's own training settings, as that model trains.
 
-    Only the lifter has them (`model.lifter.train`): a small MLP that reads no image wants more
-    epochs, another batch size and no DataLoader workers. Other models get `config` itself.
+    `model.<name>.train`: the lifter (a small MLP that reads no image) wants more epochs, another
+    batch size and no DataLoader workers; an image model correcting a trained lifter a lower
+    learning rate. Without overrides a model gets `config` itself.
     """
-    overrides = config.model.lifter.train if model_name == "lifter" else {}
+    overrides = getattr(config.model, model_name).train
     if not overrides:
         return config
     return config_from_dict(deep_merge(config.to_dict(), {"train": overrides}))

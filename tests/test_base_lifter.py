@@ -141,3 +141,15 @@ def test_the_scale_output_resizes_the_pose_about_its_root():
     # With a base, the correction adds to the base's raw output before the scale applies.
     on_base = lifting.decode_scaled(torch.zeros(5, lifting.SCALED_OUTPUT_DIM), frame, base_raw=raw)
     torch.testing.assert_close(on_base["joints_mm"], lifting.decode(raw, frame)["joints_mm"])
+
+
+def test_an_image_model_trains_with_its_own_training_overrides(tmp_path):
+    """`model.<name>.train` overrides `train:` for that model alone (the default: a lower lr on the lifter)."""
+    from pose3d.config import model_training_config
+
+    config = config_from_dict(tiny_config_dict(tmp_path, model={"cnn": {"train": {"lr": 3e-4, "epochs": 3}}}))
+    assert model_training_config(config, "cnn").train.lr == pytest.approx(3e-4)
+    assert model_training_config(config, "cnn").train.epochs == 3
+    assert model_training_config(config, "transformer") is config
+    with pytest.raises(ConfigError, match="model.transformer.train"):
+        config_from_dict(tiny_config_dict(tmp_path, model={"transformer": {"train": {"learning_rate": 1e-4}}}))
