@@ -30,7 +30,6 @@ sys.path.insert(0, str(REPO))
 def loader_samples_per_s(loader, epoch: int) -> float:
     dataset = loader.dataset
     dataset.set_epoch(epoch)
-    dataset.transform.set_epoch(epoch)
     started, count = time.perf_counter(), 0
     for batch in loader:
         count += len(batch["joints_3d"])
