@@ -9,7 +9,8 @@ single-frame model trained with that repository's recipe on the same samples, th
 `lifter` must reach.
 
 Data (synthesize -> preprocess -> chunk, per perception) is built with the library under
-`--workdir` and reused when present. Writes benchmarks/results/accuracy[_quick].json and .md.
+`--workdir` and reused when present, as are finished rows with `--resume` (an interrupted grid
+goes on where it stopped). Writes benchmarks/results/accuracy[_quick].json and .md.
 
     .venv/bin/python benchmarks/bench_accuracy.py [--quick] [--perception realistic='{"keypoints": {...}}']
 """
@@ -224,6 +225,8 @@ def main() -> None:
     parser.add_argument("--only-perception", action="append", default=[], help="run only these perception columns")
     parser.add_argument("--only", action="append", default=[], help="run only rows whose label contains this")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the rows of an existing output file and run only the missing ones (implies --update)")
     parser.add_argument("--update", action="store_true",
                         help="keep the other rows of an existing output file, replace those run now")
     args = parser.parse_args()
@@ -260,6 +263,11 @@ def main() -> None:
     data_root = workdir / "synthetic"
     output = args.output or REPO / "benchmarks" / "results" / ("accuracy_quick.json" if args.quick else "accuracy.json")
 
+    if args.resume:
+        args.update = True
+    done = set()
+    if args.resume and output.exists():
+        done = {(row["label"], row["perception"]) for row in json.loads(output.read_text())["rows"]}
     rows: list[dict[str, Any]] = []
     started_all = time.perf_counter()
     for perception, settings in perceptions.items():
@@ -269,7 +277,7 @@ def main() -> None:
         data_seconds = time.perf_counter() - started
         shards = {part: [chunks[s] for s in spec["subjects"][part]] for part in ("train", "val", "test")}
         for variant in variants:
-            if perception not in variant.get("perceptions", [perception]):
+            if perception not in variant.get("perceptions", [perception]) or (variant_label(variant), perception) in done:
                 continue
             label = variant_label(variant)
             log.info("== %s, perception %s", label, perception)
@@ -297,9 +305,12 @@ def main() -> None:
             rows.append(row)
             log.info("%s / %s: MPJPE %.1f mm, PA-MPJPE %.1f mm", label, perception,
                      summary["average"]["mpjpe"], summary["average"]["pa_mpjpe"])
-        rows.append({"label": "(data)", "perception": perception, "data_seconds": data_seconds,
-                     "samples": {part: _count(paths) for part, paths in shards.items()}})
+        if ("(data)", perception) not in done:  # a resumed run keeps the first run's data time
+            rows.append({"label": "(data)", "perception": perception, "data_seconds": data_seconds,
+                         "samples": {part: _count(paths) for part, paths in shards.items()}})
+    previous_seconds = 0.0
     if args.update and output.exists():
+        previous_seconds = json.loads(output.read_text()).get("seconds", 0.0)
         previous = json.loads(output.read_text())["rows"]
         fresh = {(row["label"], row["perception"]) for row in rows}
         rows = [row for row in previous if (row["label"], row["perception"]) not in fresh] + rows
@@ -311,7 +322,8 @@ def main() -> None:
         "protocol": "MPJPE after root alignment, PA-MPJPE after similarity Procrustes; mean over actions "
                     "(and per action); test subjects only; model selection on the validation subjects",
         "subjects": spec["subjects"], "perception": perceptions, "rows": rows,
-        "seconds": time.perf_counter() - started_all, "table_markdown": table,
+        "seconds": time.perf_counter() - started_all + (previous_seconds if args.resume else 0.0),
+        "table_markdown": table,
         "note": "timings from a shared, loaded 2-core machine",
     }
     write_results(output, results)
