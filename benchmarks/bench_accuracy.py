@@ -265,9 +265,8 @@ def main() -> None:
 
     if args.resume:
         args.update = True
-    done = set()
-    if args.resume and output.exists():
-        done = {(row["label"], row["perception"]) for row in json.loads(output.read_text())["rows"]}
+    existing = json.loads(output.read_text()) if args.update and output.exists() else None
+    done = {(row["label"], row["perception"]) for row in existing["rows"]} if args.resume and existing else set()
     rows: list[dict[str, Any]] = []
     started_all = time.perf_counter()
     for perception, settings in perceptions.items():
@@ -308,12 +307,9 @@ def main() -> None:
         if ("(data)", perception) not in done:  # a resumed run keeps the first run's data time
             rows.append({"label": "(data)", "perception": perception, "data_seconds": data_seconds,
                          "samples": {part: _count(paths) for part, paths in shards.items()}})
-    previous_seconds = 0.0
-    if args.update and output.exists():
-        previous_seconds = json.loads(output.read_text()).get("seconds", 0.0)
-        previous = json.loads(output.read_text())["rows"]
+    if existing:
         fresh = {(row["label"], row["perception"]) for row in rows}
-        rows = [row for row in previous if (row["label"], row["perception"]) not in fresh] + rows
+        rows = [row for row in existing["rows"] if (row["label"], row["perception"]) not in fresh] + rows
         order = {label: index for index, label in enumerate(variant_label(v) for v in spec["variants"])}
         rows.sort(key=lambda row: (order.get(row["label"], len(order)), row["perception"]))
     table = markdown([r for r in rows if r["label"] != "(data)"], list(perceptions))
@@ -322,7 +318,7 @@ def main() -> None:
         "protocol": "MPJPE after root alignment, PA-MPJPE after similarity Procrustes; mean over actions "
                     "(and per action); test subjects only; model selection on the validation subjects",
         "subjects": spec["subjects"], "perception": perceptions, "rows": rows,
-        "seconds": time.perf_counter() - started_all + (previous_seconds if args.resume else 0.0),
+        "seconds": time.perf_counter() - started_all + (existing.get("seconds", 0.0) if args.resume and existing else 0.0),
         "table_markdown": table,
         "note": "timings from a shared, loaded 2-core machine",
     }

@@ -69,11 +69,8 @@ class CnnPoseModel(nn.Module):
         self.backbone = create_backbone(config, in_chans=in_chans)
         backbone_dim = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features  # after any head conv
         features = backbone_dim + lifting.ENCODING_DIM + lifting.DEPTH_CUES_DIM * uses["depth"]
-        features += lifting.OUTPUT_DIM * (base is not None)  # the base lifter's output: what is corrected
-        self.lifting = lifting.LiftingNetwork(features, config.hidden_dim, LIFTING_BLOCKS, config.dropout,
-                                              lifting.SCALED_OUTPUT_DIM)
-        if base is not None:
-            self.lifting.output_zero()  # an untrained model predicts exactly the base lifter's pose
+        self.lifting = lifting.ImageLiftingNetwork(features, config.hidden_dim, LIFTING_BLOCKS, config.dropout,
+                                                   corrects_base=base is not None)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         size = self.image_size
@@ -94,7 +91,4 @@ class CnnPoseModel(nn.Module):
         parts = [self.backbone(torch.cat(channels, dim=1)), frame.encoding()]
         if "depth" in self.inputs:
             parts.append(lifting.relative_depth_cues(depth_m, keypoints_h36m, frame, size, person))
-        base_raw = None if self.base is None else self.base(batch)
-        if base_raw is not None:
-            parts.append(base_raw)
-        return lifting.decode_scaled(self.lifting(torch.cat(parts, dim=1)), frame, base_raw)
+        return self.lifting.predict(parts, frame, None if self.base is None else self.base(batch))

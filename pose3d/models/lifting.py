@@ -189,6 +189,25 @@ class LiftingNetwork(nn.Module):
         nn.init.zeros_(self.layers[-1].bias)
 
 
+class ImageLiftingNetwork(LiftingNetwork):
+    """An image model's lifting network: its features (plus a base lifter's raw output) -> pose + log scale.
+
+    With a base it reads the base's raw output beside the image features and starts with a zero
+    output layer, so an untrained image model predicts exactly the base lifter's pose.
+    """
+
+    def __init__(self, in_dim: int, width: int, blocks: int, dropout: float, corrects_base: bool) -> None:
+        super().__init__(in_dim + OUTPUT_DIM * corrects_base, width, blocks, dropout, SCALED_OUTPUT_DIM)
+        if corrects_base:
+            self.output_zero()
+
+    def predict(self, parts: list[torch.Tensor], frame: KeypointFrame,
+                base_raw: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The feature parts (and the base's raw output, when there is a base) -> the common model output dict."""
+        features = torch.cat(parts if base_raw is None else [*parts, base_raw], dim=1)
+        return decode_scaled(self(features), frame, base_raw)
+
+
 def decode_scaled(output: torch.Tensor, frame: KeypointFrame,
                   base_raw: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """An image model's lifting output (B, SCALED_OUTPUT_DIM) -> the common model output dict.

@@ -60,11 +60,8 @@ class TransformerPoseModel(nn.Module):
         self.norm = nn.LayerNorm(width)
         self.joint_readout = nn.Linear(width, JOINT_READOUT_DIM)
         features = width + common.NUM_JOINTS * JOINT_READOUT_DIM + lifting.ENCODING_DIM + lifting.DEPTH_CUES_DIM
-        features += lifting.OUTPUT_DIM * (base is not None)  # the base lifter's output: what is corrected
-        self.lifting = lifting.LiftingNetwork(features, 2 * width, LIFTING_BLOCKS, config.dropout,
-                                              lifting.SCALED_OUTPUT_DIM)
-        if base is not None:
-            self.lifting.output_zero()  # an untrained model predicts exactly the base lifter's pose
+        self.lifting = lifting.ImageLiftingNetwork(features, 2 * width, LIFTING_BLOCKS, config.dropout,
+                                                   corrects_base=base is not None)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         size, joints = self.image_size, common.NUM_JOINTS
@@ -93,6 +90,5 @@ class TransformerPoseModel(nn.Module):
             sequence.append(patches.flatten(2).transpose(1, 2) + self.patch_position)
         tokens = self.norm(self.encoder(torch.cat(sequence, dim=1)))
         readout = self.joint_readout(tokens[:, 1 : 1 + joints]).flatten(1)
-        base_raw = None if self.base is None else self.base(batch)
-        parts = [tokens[:, 0], readout, encoding, depth_cues] + ([] if base_raw is None else [base_raw])
-        return lifting.decode_scaled(self.lifting(torch.cat(parts, dim=1)), frame, base_raw)
+        parts = [tokens[:, 0], readout, encoding, depth_cues]
+        return self.lifting.predict(parts, frame, None if self.base is None else self.base(batch))
