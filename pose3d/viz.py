@@ -226,6 +226,20 @@ def figure_to_array(fig: Any) -> np.ndarray:
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
+TITLE_FONT, TITLE_SCALE = cv2.FONT_HERSHEY_SIMPLEX, 0.55
+
+
+def fit_text(text: str, width: int, font: int, scale: float) -> str:
+    """`text`, or its end after "..." when it is wider than `width` pixels: a file name's end tells tiles apart."""
+    if cv2.getTextSize(text, font, scale, 1)[0][0] <= width:
+        return text
+    for start in range(1, len(text)):
+        shortened = "..." + text[start:]
+        if cv2.getTextSize(shortened, font, scale, 1)[0][0] <= width:
+            return shortened
+    return ""
+
+
 def contact_sheet(
     images: list[np.ndarray], columns: int, titles: list[str] | None = None, pad: int = 6
 ) -> np.ndarray:
@@ -253,7 +267,7 @@ def contact_sheet(
         if image.ndim == 2:
             image = np.repeat(image[..., None], 3, axis=2)
         if titles:
-            cv2.putText(sheet, str(titles[index]), (x + 2, y + 17), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1,
-                        cv2.LINE_AA)
+            title = fit_text(str(titles[index]), cell_w - 4, TITLE_FONT, TITLE_SCALE)
+            cv2.putText(sheet, title, (x + 2, y + 17), TITLE_FONT, TITLE_SCALE, (0, 0, 0), 1, cv2.LINE_AA)
         sheet[y + title_h:y + title_h + image.shape[0], x:x + image.shape[1]] = image[..., :3]
     return sheet

@@ -87,3 +87,15 @@ def test_panel_2x2_with_ground_truth_and_empty_panel(tmp_path):
     empty = panels.panel_2x2(image, None, "coco17", None, np.zeros((0, 17, 3)), title="nobody")
     assert empty.shape == panel.shape
     assert not np.array_equal(empty, panel)
+
+
+def test_a_long_title_stays_in_its_own_cell_and_keeps_its_end():
+    """Inference titles are image paths, far wider than a tile: they were written over the next tile."""
+    images = [np.zeros((40, 120, 3), np.uint8)] * 2
+    long = "s_09_act_02_subact_01_ca_01/s_09_act_02_subact_01_ca_01_000021.jpg"
+    sheet = viz.contact_sheet(images, columns=2, titles=[long, ""], pad=6)
+    second_title_strip = sheet[6:6 + 24, 6 + 120 + 6:]
+    assert (second_title_strip == 255).all()
+    fitted = viz.fit_text(long, 116, viz.TITLE_FONT, viz.TITLE_SCALE)
+    assert fitted.startswith("...") and long.endswith(fitted[3:])
+    assert viz.fit_text("S9", 116, viz.TITLE_FONT, viz.TITLE_SCALE) == "S9"
