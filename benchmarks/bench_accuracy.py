@@ -91,6 +91,7 @@ def evaluate_pose3d_model(config, name: str, shards: dict[str, list[Path]], out_
     from pose3d.evaluate.report import summarize
     from pose3d.evaluate.run import predict
     from pose3d.models.registry import load_model_from_checkpoint
+    from pose3d.report import best_epoch_index
     from pose3d.training.distributed import DistContext
     from pose3d.training.pipeline import build_trainer
 
@@ -100,8 +101,10 @@ def evaluate_pose3d_model(config, name: str, shards: dict[str, list[Path]], out_
     history = trainer.fit()
     model, _state = load_model_from_checkpoint(out_dir / "best.pt", "cpu")
     result = predict(model, shards["test"], config.evaluate.batch_size, 0, torch.device("cpu"))
-    best = min(history, key=lambda record: record.get("val_mpjpe", float("inf")))
-    extra = {"epochs": len(history), "best_epoch": best["epoch"], "val_mpjpe": best.get("val_mpjpe")}
+    best = history[best_epoch_index(history)]
+    extra = {"epochs": len(history), "best_epoch": best["epoch"], "selected_on": best.get("selected_on"),
+             "val_mpjpe": best.get("val_mpjpe"), "val_n_mpjpe": best.get("val_n_mpjpe"),
+             "val_pa_mpjpe": best.get("val_pa_mpjpe")}
     # For reference only (the row is best.pt): the last epoch, as the VideoPose3D recipe evaluates.
     last, _state = load_model_from_checkpoint(out_dir / "checkpoints" / "last.pt", "cpu")
     final = predict(last, shards["test"], config.evaluate.batch_size, 0, torch.device("cpu"))
@@ -316,7 +319,8 @@ def main() -> None:
     results = {
         "benchmark": "accuracy", "mode": mode, "units": "mm",
         "protocol": "MPJPE after root alignment, PA-MPJPE after similarity Procrustes; mean over actions "
-                    "(and per action); test subjects only; model selection on the validation subjects",
+                    "(and per action); test subjects only; model selection on the validation subjects "
+                    f"(best.pt: lowest validation {spec['config']['train'].get('select_on', 'mpjpe')})",
         "subjects": spec["subjects"], "perception": perceptions, "rows": rows,
         "seconds": time.perf_counter() - started_all + (existing.get("seconds", 0.0) if args.resume and existing else 0.0),
         "table_markdown": table,

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from pose3d import io, viz
+from pose3d.evaluate.report import selection_title
 
 
 def model_rows(metrics_files: Sequence[str | Path]) -> list[dict[str, Any]]:
@@ -33,6 +34,7 @@ def model_rows(metrics_files: Sequence[str | Path]) -> list[dict[str, Any]]:
             "ratio_to_baseline": metrics["mpjpe_ratio_to_baseline"],
             "val_mpjpe": (metrics.get("model_selection") or {}).get("mpjpe", float("nan")),
             "epoch": metrics.get("checkpoint_epoch", 0),
+            "selected_on": "val " + selection_title(metrics),
             "inputs": (metrics.get("inputs") or {}).get("kind", "unknown"),
         })
     return rows
@@ -48,12 +50,12 @@ def write_models_table(metrics_files: Sequence[str | Path], out_html: str | Path
         if line not in inputs:
             inputs.append(line)
     header = ("model", "split", "samples", "MPJPE (mm)", "PA-MPJPE (mm)", "mean-pose MPJPE (mm)", "ratio",
-              "val MPJPE at best.pt (mm)", "epoch", "inputs")
+              "val MPJPE at best.pt (mm)", "epoch", "best.pt: lowest", "inputs")
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (
             row["model"], row["split"], row["samples"], f"{row['mpjpe']:.1f}", f"{row['pa_mpjpe']:.1f}",
             f"{row['baseline_mpjpe']:.1f}", f"{row['ratio_to_baseline']:.2f}", f"{row['val_mpjpe']:.1f}",
-            row["epoch"], row["inputs"],
+            row["epoch"], row["selected_on"], row["inputs"],
         )) + "</tr>\n"
         for row in rows
     )
@@ -73,6 +75,15 @@ def write_models_table(metrics_files: Sequence[str | Path], out_html: str | Path
     return rows
 
 
+def best_epoch_index(history: Sequence[dict[str, Any]]) -> int | None:
+    """Index of best.pt's record: the last one the trainer marked is_best (older histories: lowest val MPJPE)."""
+    marked = [index for index, record in enumerate(history) if record.get("is_best")]
+    if marked:
+        return marked[-1]
+    mpjpe = [record.get("val_mpjpe", np.nan) for record in history]
+    return int(np.nanargmin(mpjpe)) if np.isfinite(mpjpe).any() else None
+
+
 def plot_training_curves(history: Sequence[dict[str, Any]], out_png: str | Path, title: str) -> None:
     """Train loss and validation MPJPE / PA-MPJPE per epoch, the best.pt epoch marked -> PNG."""
     epochs = [record["epoch"] for record in history]
@@ -85,12 +96,14 @@ def plot_training_curves(history: Sequence[dict[str, Any]], out_png: str | Path,
     loss_ax.set_ylabel("loss")
     loss_ax.legend()
     split = next((record["val_split"] for record in history if "val_split" in record), "val")
-    mpjpe = [record.get("val_mpjpe", np.nan) for record in history]
-    error_ax.plot(epochs, mpjpe, marker="o", label=f"{split} MPJPE")
-    error_ax.plot(epochs, [record.get("val_pa_mpjpe", np.nan) for record in history], marker="o", label=f"{split} PA-MPJPE")
-    if np.isfinite(mpjpe).any():
-        best = int(np.nanargmin(mpjpe))
-        error_ax.axvline(epochs[best], color="0.5", linestyle="--", label=f"best.pt (epoch {epochs[best]})")
+    for key, name in (("val_mpjpe", "MPJPE"), ("val_n_mpjpe", "N-MPJPE"), ("val_pa_mpjpe", "PA-MPJPE")):
+        if any(key in record for record in history):
+            error_ax.plot(epochs, [record.get(key, np.nan) for record in history], marker="o", label=f"{split} {name}")
+    best = best_epoch_index(history)
+    if best is not None:
+        selected_on = history[best].get("selected_on", "val_mpjpe").removeprefix("val_").replace("_", "-").upper()
+        error_ax.axvline(epochs[best], color="0.5", linestyle="--",
+                         label=f"best.pt (epoch {epochs[best]}, lowest {selected_on})")
     error_ax.set_xlabel("epoch")
     error_ax.set_ylabel("mm, mean over actions")
     error_ax.legend()

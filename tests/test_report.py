@@ -6,7 +6,7 @@ import json
 
 import cv2
 
-from pose3d.report import copy_contact_sheet, plot_training_curves, write_models_table
+from pose3d.report import best_epoch_index, copy_contact_sheet, plot_training_curves, write_models_table
 
 
 def _metrics(model: str, mpjpe: float) -> dict:
@@ -24,12 +24,26 @@ def test_models_table_lists_every_model_with_split_and_inputs(tmp_path):
     for model, mpjpe in (("cnn", 75.84), ("lifter", 90.0)):
         paths.append(tmp_path / model / "metrics.json")
         paths[-1].parent.mkdir()
-        paths[-1].write_text(json.dumps(_metrics(model, mpjpe)))
+        metrics = _metrics(model, mpjpe)
+        if model == "lifter":  # selected on N-MPJPE; the cnn's file predates train.select_on (MPJPE)
+            metrics["model_selection"].update(metric="n_mpjpe", value=mpjpe - 9)
+        paths[-1].write_text(json.dumps(metrics))
     rows = write_models_table(paths, tmp_path / "report" / "models.html")
     page = (tmp_path / "report" / "models.html").read_text()
     assert [row["model"] for row in rows] == ["cnn", "lifter"]
     assert "<td>cnn</td><td>test</td><td>640</td><td>75.8</td>" in page and "<td>90.0</td>" in page
     assert "simulated detector" in page and "validation split" in page
+    assert [row["selected_on"] for row in rows] == ["val MPJPE", "val N-MPJPE"]
+    assert "<td>72.8</td><td>7</td><td>val MPJPE</td>" in page  # val MPJPE at best.pt, its epoch, the rule
+
+
+def test_best_epoch_is_the_last_one_the_trainer_marked():
+    marked = [{"epoch": 1, "val_mpjpe": 50.0, "is_best": True}, {"epoch": 2, "val_mpjpe": 40.0, "is_best": True},
+              {"epoch": 3, "val_mpjpe": 30.0, "is_best": False}]  # epoch 3: lower MPJPE, not lower select_on
+    assert best_epoch_index(marked) == 1
+    unmarked = [{"epoch": 1, "val_mpjpe": 50.0}, {"epoch": 2, "val_mpjpe": 30.0}, {"epoch": 3, "val_mpjpe": 40.0}]
+    assert best_epoch_index(unmarked) == 1  # a history written before the marks: the lowest val MPJPE
+    assert best_epoch_index([{"epoch": 1}]) is None
 
 
 def test_training_curves_and_contact_sheet_are_images(tmp_path):

@@ -227,3 +227,30 @@ def test_a_crash_with_workers_alive_exits_instead_of_hanging(tmp_path):
                           text=True, timeout=120, cwd=REPO_ROOT)
     assert done.returncode == 1
     assert "crash inside an epoch" in done.stderr
+
+
+def test_best_pt_is_the_lowest_validation_value_of_select_on(tmp_path, shards):
+    """train.select_on: n_mpjpe keeps the epoch of lowest validation N-MPJPE; history.json marks it and why."""
+    import numpy as np
+
+    from pose3d.evaluate.run import model_selection
+    from pose3d.report import best_epoch_index
+    from pose3d.validation import CheckpointError
+
+    out = tmp_path / "run"
+    history = _trainer(tmp_path, shards, out, epochs=4, select_on="n_mpjpe", preview_samples=0).fit()
+    n_mpjpe = [record["val_n_mpjpe"] for record in history]
+    assert all(r["val_n_mpjpe"] <= r["val_mpjpe"] + 1e-6 for r in history)  # the best scale includes 1
+    best = int(np.argmin(n_mpjpe))
+    assert [r["is_best"] for r in history] == [n == min(n_mpjpe[: i + 1]) for i, n in enumerate(n_mpjpe)]
+    assert {r["selected_on"] for r in history} == {"val_n_mpjpe"} and best_epoch_index(history) == best
+    state = torch.load(out / "best.pt", weights_only=True)
+    assert state["epoch"] == history[best]["epoch"] and state["best_metric_name"] == "n_mpjpe"
+    assert model_selection(state) == {"split": "val", "metric": "n_mpjpe", "value": pytest.approx(n_mpjpe[best]),
+                                      "mpjpe": pytest.approx(history[best]["val_mpjpe"]),
+                                      "averaging": "mean over actions"}
+    # A checkpoint chosen on one metric is not continued under another: its best.pt would be compared wrongly.
+    other = _trainer(tmp_path, shards, out, epochs=4, select_on="pa_mpjpe")
+    with pytest.raises(CheckpointError, match="selected best.pt on validation n_mpjpe, this run on pa_mpjpe"):
+        other.load_checkpoint(out / "checkpoints" / "last.pt")
+    assert not other.resume_if_possible()  # and `auto` starts fresh: select_on is part of the run's identity

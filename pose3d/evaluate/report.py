@@ -21,6 +21,11 @@ METRIC_NAMES = ("mpjpe", "pa_mpjpe", "n_mpjpe")
 METRIC_TITLES = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "n_mpjpe": "N-MPJPE"}
 
 
+def selection_title(results: dict[str, Any]) -> str:
+    """The metric best.pt was selected on, as the tables title it (MPJPE for older metrics files)."""
+    return METRIC_TITLES.get((results.get("model_selection") or {}).get("metric", "mpjpe"), "MPJPE")
+
+
 def action_name(action: Any) -> str:
     """Human3.6M action_idx -> its name (`Directions`); unknown ids stay numbers."""
     try:
@@ -94,7 +99,7 @@ def write_reports(results: dict[str, Any], actions: np.ndarray, out_dir: str | P
         f"# Evaluation of `{results['model_name']}` on {results['num_samples']} {split} samples",
         "",
         f"- Split: **{split}**" + (f" (subjects {subjects})" if subjects else "")
-        + "; the checkpoint was selected on the validation split.",
+        + f"; the checkpoint was selected on the validation split (lowest {selection_title(results)}).",
         f"- Inputs: **{inputs.get('kind', 'unknown')}**. 2D keypoints: {inputs.get('keypoints', 'unknown')}."
         f" Depth: {inputs.get('depth', 'unknown')}.",
         "",

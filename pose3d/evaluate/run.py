@@ -108,6 +108,18 @@ def shards_split(paths: Sequence[str | Path]) -> str:
     return split
 
 
+def model_selection(state: dict[str, Any]) -> dict[str, Any]:
+    """How best.pt was chosen: the validation metric it had the lowest value of, and its validation MPJPE."""
+    history = state.get("history") or [{}]
+    return {
+        "split": "val",
+        "metric": state.get("best_metric_name", "mpjpe"),  # checkpoints before train.select_on chose on MPJPE
+        "value": float(state.get("best_metric", float("nan"))),
+        "mpjpe": float(history[-1].get("val_mpjpe", float("nan"))),  # best.pt's own record is its history's last
+        "averaging": "mean over actions",
+    }
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     test_shards: Sequence[str | Path],
@@ -149,8 +161,7 @@ def evaluate_checkpoint(
         "averaging": "mean over actions (each action weighs the same); all_samples: mean over samples",
         "inputs": perception_inputs(config.perception),
         "shard_source": shards_attr(test_shards, schema.ATTR_SOURCE),
-        "model_selection": {"split": "val", "mpjpe": float(state.get("best_metric", float("nan"))),
-                            "averaging": "mean over actions"},
+        "model_selection": model_selection(state),
         "num_samples": int(len(actions)),
         "units": "mm",
         "model": model_summary,

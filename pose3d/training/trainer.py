@@ -4,7 +4,7 @@
     train_epoch()         draw `grad_accum_steps` micro-batches, optimizer_step(), log, step checkpoints
     optimizer_step()      zero grads, accumulate_gradients(), clip, AdamW step, scheduler step
     accumulate_gradients()  forward + loss + backward per micro-batch (DDP syncs on the last one only)
-    validate()            MPJPE / PA-MPJPE (mean over actions) on the validation shards, TensorBoard previews
+    validate()            MPJPE, N-MPJPE and PA-MPJPE (mean over actions) on the validation shards, TensorBoard previews
 
 Checkpoints hold everything a resume needs (model, optimizer, scheduler, step, epoch, the position
 inside the epoch, best metric, history, every rank's RNG states), so resuming from
@@ -169,7 +169,8 @@ class Trainer:
         self.checkpoint_dir = self.out_dir / "checkpoints" if self.out_dir is not None else None
         self._stop_signal: int | None = None
         self._last_checkpoint_time = time.monotonic()
-        self.best_metric = math.inf  # lowest validation MPJPE so far, mm
+        self.select_on = self.train_cfg.select_on  # best.pt: the lowest validation value of this metric
+        self.best_metric = math.inf  # lowest validation `select_on` so far, mm
         self.history: list[dict[str, Any]] = []
         self.sample_log_dir = Path(sample_log_dir) if sample_log_dir is not None else None
         self._seen_samples: list[tuple[int, ...]] = []
@@ -325,7 +326,7 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self, epoch: int) -> dict[str, Any]:
-        """MPJPE and PA-MPJPE (mm, mean over actions) and the loss on the whole validation set; rank 0 only."""
+        """MPJPE, N-MPJPE and PA-MPJPE (mm, mean over actions) and the loss on the whole validation set; rank 0 only."""
         if self.val_loader is None or not self.context.is_main:
             return {}
         self.model.eval()
@@ -352,7 +353,7 @@ class Trainer:
             return {}
         predicted_mm = torch.cat(predicted).double().numpy()
         target_mm = torch.cat(target).double().numpy()
-        errors = {"mpjpe": metrics.mpjpe(predicted_mm, target_mm), "pa_mpjpe": metrics.pa_mpjpe(predicted_mm, target_mm)}
+        errors = {name: metrics.METRICS[name](predicted_mm, target_mm) for name in ("mpjpe", "n_mpjpe", "pa_mpjpe")}
         # Averaged as evaluation averages (metrics.json): the mean over actions, each action weighing the same.
         by_action = len(actions) > 0 and sum(len(a) for a in actions) == count
         labels = torch.cat(actions).numpy() if by_action else np.zeros(count, dtype=np.int64)
@@ -362,17 +363,19 @@ class Trainer:
             "val_averaging": "mean over actions" if by_action else "mean over samples (batches without action labels)",
             "val_loss": loss_sum / count,
             "val_mpjpe": table["average"]["mpjpe"],
+            "val_n_mpjpe": table["average"]["n_mpjpe"],
             "val_pa_mpjpe": table["average"]["pa_mpjpe"],
             "val_mpjpe_all_samples": table["all_samples"]["mpjpe"],
             "val_samples": count,
         }
         if self.writer is not None:
-            for key in ("val_loss", "val_mpjpe", "val_pa_mpjpe"):
+            for key in ("val_loss", "val_mpjpe", "val_n_mpjpe", "val_pa_mpjpe"):
                 self.writer.add_scalar(f"val/{key.removeprefix('val_')}", result[key], self.step)
             self._write_previews(preview)
         log.info(
-            "epoch %d: %s MPJPE %.1f mm, PA-MPJPE %.1f mm (%s, %d samples)",
-            epoch + 1, self.val_split, result["val_mpjpe"], result["val_pa_mpjpe"], result["val_averaging"], count,
+            "epoch %d: %s MPJPE %.1f mm, N-MPJPE %.1f mm, PA-MPJPE %.1f mm (%s, %d samples)",
+            epoch + 1, self.val_split, result["val_mpjpe"], result["val_n_mpjpe"], result["val_pa_mpjpe"],
+            result["val_averaging"], count,
         )
         return result
 
@@ -387,6 +390,7 @@ class Trainer:
             "step": self.step,
             "epoch": self.epoch,
             "best_metric": self.best_metric,
+            "best_metric_name": self.select_on,
             "config": self.config.redacted_dict(),  # a checkpoint is shared: no credentials
             "model_name": self.model_name,
             "keypoints_layout": self.keypoints_layout,
@@ -419,6 +423,10 @@ class Trainer:
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.epoch_step = int(state.get("epoch_step", 0))
         self._epoch_sums = {key: float(value) for key, value in state.get("epoch_sums", {}).items()}
+        selected_on = state.get("best_metric_name", "mpjpe")  # checkpoints before train.select_on: MPJPE
+        if selected_on != self.select_on:
+            raise CheckpointError(f"checkpoint {path} selected best.pt on validation {selected_on}, this run on "
+                                  f"{self.select_on} (train.select_on): train into another folder or keep {selected_on}")
         self.best_metric = float(state["best_metric"])
         self.history = list(state.get("history", []))
         per_rank = state.get("rng_per_rank")
@@ -465,11 +473,13 @@ class Trainer:
         if self.checkpoint_dir is None:
             return
         # Validation runs on rank 0 only: its metric decides for every rank.
-        metric = record.get("val_mpjpe", math.inf) if self.context.is_main else math.inf
+        metric = record.get(f"val_{self.select_on}", math.inf) if self.context.is_main else math.inf
         improved = any_rank_true(metric < self.best_metric or not (self.checkpoint_dir / "best.pt").exists(),
                                  self.context)
         if metric < self.best_metric:
             self.best_metric = metric
+        # history.json says which epoch best.pt is and why (the last record with is_best).
+        record.update(selected_on=f"val_{self.select_on}", is_best=bool(improved))
         self.save_checkpoint(self.checkpoint_dir / "last.pt")
         if self.context.is_main:
             if improved:
