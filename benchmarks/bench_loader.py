@@ -7,7 +7,9 @@ For each crop size (64/128/256 px RGB, depth at half the side), on identical pho
                  float CHW, and batched: one BatchAugmentor call per batch of the batch contract),
                  the per-sample dict, default collate, batch assembly, worker-to-main transfer
   decode_limit   cv2.imdecode + BGR->RGB alone, one core: the most a loader core can deliver
-  batches        ShardDataset(batches=True): whole uint8 batches from persistent workers (the training loader)
+  batches        ShardDataset(batches=True): whole uint8 batches from persistent workers (the training loader),
+                 each handed over in one reused shared buffer (PackedBatch)
+  batches_unpacked  the same with torch's own hand-over (a new shared segment per tensor), as it was before PackedBatch
   batches_aug    the same with the default augmentation (batched, in the workers, as training runs it)
   per_sample     ShardDataset per-sample dicts + DataLoader collate (the loader before batch mode)
   tar            WebDataset-style: per-sample .jpg/.png/.json files in uncompressed .tar chunks,
@@ -15,7 +17,8 @@ For each crop size (64/128/256 px RGB, depth at half the side), on identical pho
 
 Each loader runs with 0 (in-process), 1 and 2 workers for `--seconds` per point (epochs repeat
 as needed); the time to the first batch (worker start-up) is reported apart and not counted.
-Ratios: samples/s over (decode limit x cores used) and over `tar` at the same worker count.
+Ratios: samples/s over (decode limit x cores used: the workers, or 1 in-process) and over `tar` at the
+same worker count.
 Timings on a shared machine are noisy: compare ratios within one run. Writes benchmarks/results/loader.json.
 
     .venv/bin/python benchmarks/bench_loader.py [--quick] [--sizes 64 128 256] [--seconds 4]
@@ -50,6 +53,7 @@ from pose3d.testing.samples import make_samples  # noqa: E402
 from pose3d.training.augment import BatchAugmentor, PoseAugmentor  # noqa: E402
 from pose3d.training.batches import batch_to_device, build_batch  # noqa: E402
 from pose3d.training.dataset import READ_BLOCK, ShardDataset, _to_sample  # noqa: E402
+from pose3d.training.packed_batch import PackedBatch, worker_pool  # noqa: E402
 
 PER_FILE = 500  # samples per shard / tar chunk
 BATCH = 64
@@ -174,16 +178,21 @@ class EveryCallAnEpoch:
 
 
 class Repeat(IterableDataset):
-    """The same prepared batch `count` times: isolates the worker-to-main transfer."""
+    """A fresh copy of a prepared batch `count` times: isolates the worker-to-main transfer.
 
-    def __init__(self, batch: dict, count: int) -> None:
-        self.batch, self.count = batch, count
+    Fresh, as real batches are (torch keeps a storage it sent once in shared memory, so resending the
+    same tensors would cost nothing); `packed`: in a worker, as ShardDataset hands batches over.
+    """
+
+    def __init__(self, batch: dict, count: int, packed: bool) -> None:
+        self.batch, self.count, self.packed = batch, count, packed
 
     def __iter__(self):
         worker = get_worker_info()
         share = self.count // (worker.num_workers if worker else 1)
         for _ in range(share):
-            yield self.batch
+            fresh = {name: torch.from_numpy(value.numpy().copy()) for name, value in self.batch.items()}
+            yield PackedBatch.pack(fresh, worker_pool()) if self.packed and worker else fresh
 
 
 def per_sample_us(function, items: list, seconds: float) -> float:
@@ -198,11 +207,11 @@ def per_sample_us(function, items: list, seconds: float) -> float:
             return 1e6 * elapsed / calls
 
 
-def transfer_us(batch: dict, seconds: float) -> float:
+def transfer_us(batch: dict, seconds: float, packed: bool = False) -> float:
     """Microseconds per sample to pass `batch` from one worker to the main process, minus in-process."""
     def rate(workers: int) -> float:
         count = 0
-        loader = DataLoader(Repeat(batch, 200), batch_size=None, num_workers=workers)
+        loader = DataLoader(Repeat(batch, 200, packed), batch_size=None, num_workers=workers)
         iterator = iter(loader)
         next(iterator)  # start-up apart
         started = time.perf_counter()
@@ -258,6 +267,7 @@ def profile(paths: list[Path], seconds: float) -> dict:
         "normalise_on_device_us (here: cpu)": round(normalise_us, 1),
         "transfer_float32_batch_us": round(transfer_us(old_batch, seconds), 1),
         "transfer_uint8_batch_us": round(transfer_us(new_batch, seconds), 1),
+        "transfer_packed_batch_us": round(transfer_us(new_batch, seconds, packed=True), 1),
     }
 
 
@@ -291,9 +301,10 @@ def run_loader(make, workers: int, seconds: float) -> dict:
 
 
 def loaders(shards: list[Path], tars: list[Path]) -> dict:
-    def batches(transform=None):
+    def batches(transform=None, packed=True):
         def make(workers):
-            dataset = ShardDataset(shards, shuffle_buffer=256, batch_size=BATCH, batches=True, transform=transform)
+            dataset = ShardDataset(shards, shuffle_buffer=256, batch_size=BATCH, batches=True, transform=transform,
+                                   packed=packed)
             return dataset, DataLoader(dataset, batch_size=None, num_workers=workers, persistent_workers=workers > 0)
         return make
 
@@ -305,7 +316,7 @@ def loaders(shards: list[Path], tars: list[Path]) -> dict:
         dataset = TarDataset(tars, extract=False)
         return dataset, DataLoader(dataset, batch_size=BATCH, num_workers=workers)
 
-    return {"batches": batches(), "batches_aug": batches(BatchAugmentor(DEFAULT_AUGMENT, "h36m17", 0)), "per_sample": per_sample, "tar": tar}
+    return {"batches": batches(), "batches_unpacked": batches(packed=False), "batches_aug": batches(BatchAugmentor(DEFAULT_AUGMENT, "h36m17", 0)), "per_sample": per_sample, "tar": tar}
 
 
 def main() -> None:
@@ -346,7 +357,7 @@ def main() -> None:
                     print(f"{size:4d} px {name:12s} workers={workers}: {point['samples_per_s']:8.1f} samples/s "
                           f"({point['of_decode_limit_per_core']:.2f} of the decode limit per core, "
                           f"start-up {point['startup_s']:.2f} s)", flush=True)
-            for name in ("batches", "batches_aug", "per_sample"):
+            for name in ("batches", "batches_unpacked", "batches_aug", "per_sample"):
                 for key, point in entry[name].items():
                     point["ratio_vs_tar"] = round(point["samples_per_s"] / entry["tar"][key]["samples_per_s"], 2)
             results["sizes"][str(size)] = entry
@@ -361,12 +372,14 @@ def table(results: dict) -> str:
         stages = entry["profile_us_per_sample"]
         lines.append(f"| {size} | {stages['augment_uint8_hwc_us']:.0f} | {stages['augment_batched_us']:.0f} | "
                      f"{stages['jpeg_decode_us']:.0f} |")
-    lines += ["", "| size | workers | decode limit/core | batches | batches_aug | per_sample | tar | batches/limit/core | batches/tar |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| size | workers | decode limit/core | batches | batches_unpacked | batches_aug | per_sample | tar | "
+                  "batches/limit/core | batches/tar |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for size, entry in results["sizes"].items():
         for key in entry["batches"]:
             b = entry["batches"][key]
             lines.append(f"| {size} | {key.split('_')[1]} | {entry['decode_limit_per_core']:.0f} | {b['samples_per_s']:.0f} | "
+                         f"{entry['batches_unpacked'][key]['samples_per_s']:.0f} | "
                          f"{entry['batches_aug'][key]['samples_per_s']:.0f} | {entry['per_sample'][key]['samples_per_s']:.0f} | "
                          f"{entry['tar'][key]['samples_per_s']:.0f} | {b['of_decode_limit_per_core']:.2f} | {b['ratio_vs_tar']:.2f} |")
     return "\n".join(lines)

@@ -47,6 +47,7 @@ device by `batch_to_device`), built straight from the blocks read; use it with
 `DataLoader(batch_size=None)`. The order of samples and batches is exactly the per-sample mode's;
 `transform` there is a batch transform (`augment.BatchAugmentor`), called once per batch on numpy
 arrays of the batch contract. `decode_on="device"` leaves the JPEG bytes for a batched decode on the device.
+Inside a DataLoader worker each batch is a `PackedBatch`: one reused shared-memory buffer to hand over.
 
 HDF5 files are opened lazily inside `__iter__` (i.e. inside each worker, after the fork) and
 closed when the iteration ends. The epoch and the start batch live in shared memory, so
@@ -69,6 +70,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from pose3d.shards import schema
 from pose3d.shards.reader import ShardCache, ShardError, ShardInfo, decode_image, open_shard
 from pose3d.training.batches import DECODE_ON, Batch, build_batch
+from pose3d.training.packed_batch import PackedBatch, worker_pool
 
 Sample = dict[str, Any]
 READ_BLOCK = 64  # samples read from a shard at once
@@ -120,6 +122,7 @@ class ShardDataset(IterableDataset):
         fields: Sequence[str] | None = None,
         batches: bool = False,
         decode_on: str = "cpu",
+        packed: bool = True,
     ) -> None:
         super().__init__()
         self.paths = [str(path) for path in paths]
@@ -153,6 +156,7 @@ class ShardDataset(IterableDataset):
             raise ShardError(f"shards mix crop sizes: { {info.path: info.image_size for info in self.infos} }")
         self.batches = batches
         self.decode_on = decode_on
+        self.packed = packed  # batch mode in a worker: one reused shared buffer per batch (False: torch's per-tensor hand-over)
         # (epoch, start batch) in shared memory: persistent workers read what the main process set.
         self._state = torch.zeros(2, dtype=torch.int64).share_memory_()
 
@@ -270,6 +274,7 @@ class ShardDataset(IterableDataset):
         waiting = Counter(block_of)
         loaded: dict[tuple[int, int], dict[str, np.ndarray]] = {}
         readers: dict[int, Any] = {}
+        pool = worker_pool() if self.packed and get_worker_info() is not None else None
         try:
             for first in range(0, len(mine), size):
                 rows = []
@@ -280,7 +285,8 @@ class ShardDataset(IterableDataset):
                         end = min(block[1] + READ_BLOCK, self.infos[shard].num_samples)
                         loaded[block] = readers[shard].read(block[1], end, datasets=self.datasets)
                     rows.append((loaded[block], row - block[1], self.infos[shard]))
-                yield build_batch(rows, self.transform, self.decode_on)
+                batch = build_batch(rows, self.transform, self.decode_on)
+                yield PackedBatch.pack(batch, pool) if pool is not None else batch
                 for block in block_of[first:first + size]:
                     waiting[block] -= 1
                     if waiting[block] == 0:

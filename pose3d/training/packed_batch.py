@@ -1,0 +1,156 @@
+"""A training batch in one reused shared-memory buffer, so a loader worker hands it over cheaply.
+
+A DataLoader worker passes each tensor of a batch to the main process through its own new
+shared-memory segment: created, its pages zeroed on first touch, its file descriptor sent over a
+socket and mapped on the other side. A batch of the batch contract holds eleven tensors, and a new
+segment's pages cost more to fault in than the JPEG decode at 256 px. So a worker packs a batch's
+arrays into one buffer of its `BufferPool` and pickles it as (buffer, layout); the main process
+copies the batch out into its own memory on arrival and flags the buffer free, and the worker
+writes a later batch into it. The main process never holds a view of a buffer a worker may reuse.
+On both sides the batch is a plain dict of tensors (views of one buffer), so nothing downstream changes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+_ALIGN = 64  # bytes: every field starts on a cache line, so its view is aligned for any dtype
+_HEADER = _ALIGN  # bytes before the first field; byte 0 is IN_FLIGHT from packing until the main process copied it
+IN_FLIGHT, FREE = 1, 0
+POOL_BUFFERS = 8  # per worker: the DataLoader keeps at most prefetch_factor (default 2, training 4) batches in flight
+
+Layout = tuple[tuple[str, str, tuple[int, ...], int], ...]  # (name, numpy dtype, shape, byte offset) per field
+
+
+def shared_bytes(size: int) -> torch.Tensor:
+    """A uint8 tensor of `size` bytes allocated in shared memory (the pickler then sends it without a copy)."""
+    try:
+        storage = torch.UntypedStorage._new_shared(size)
+    except (AttributeError, RuntimeError):  # a torch without the helper: allocate, then move (one more copy)
+        return torch.empty(size, dtype=torch.uint8).share_memory_()
+    return torch.empty(0, dtype=torch.uint8).set_(storage)
+
+
+class BufferPool:
+    """A worker's shared buffers; one is reused once the main process has flagged it FREE.
+
+    A buffer whose batch never reached the main process (a loader shut down with batches in
+    flight) stays IN_FLIGHT and is simply not reused; with every buffer in flight a batch gets a
+    new, unpooled one.
+    """
+
+    def __init__(self, capacity: int = POOL_BUFFERS) -> None:
+        self.capacity = capacity
+        self.buffers: list[torch.Tensor] = []
+        self.allocated = 0  # buffers created, pooled or not (what reuse saves)
+
+    def take(self, size: int) -> tuple[torch.Tensor, bool]:
+        """A buffer of at least `size` bytes flagged IN_FLIGHT, and whether it belongs to the pool."""
+        free = [index for index, buffer in enumerate(self.buffers) if int(buffer[0]) == FREE]
+        fitting = [index for index in free if self.buffers[index].numel() >= size]
+        if fitting:
+            buffer, pooled = self.buffers[fitting[0]], True
+        else:
+            buffer, pooled = shared_bytes(size), True
+            self.allocated += 1
+            if len(self.buffers) < self.capacity:
+                self.buffers.append(buffer)
+            elif free:  # all free ones too small (a larger batch layout): replace one
+                self.buffers[free[0]] = buffer
+            else:
+                pooled = False
+        buffer[0] = IN_FLIGHT
+        return buffer, pooled
+
+
+_POOL: tuple[int, BufferPool] | None = None  # (pid, pool): a forked worker starts its own
+
+
+def worker_pool() -> BufferPool:
+    """This process's pool (a forked child does not reuse its parent's buffers)."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), BufferPool())
+    return _POOL[1]
+
+
+def _torch_dtype(numpy_dtype: str) -> torch.dtype:
+    return torch.from_numpy(np.empty(0, dtype=numpy_dtype)).dtype
+
+
+def _end(layout: Layout) -> int:
+    """Bytes of the buffer the fields use (a pooled buffer may be longer)."""
+    if not layout:
+        return _HEADER
+    _name, dtype, shape, offset = layout[-1]
+    return offset + int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+
+
+class PackedBatch(dict):
+    """A dict of tensors that are views of one buffer; pickles as that buffer plus the layout.
+
+    Entries that are not arrays (say the list of JPEG payloads of `decode_on="device"`) ride along
+    as they are. Replacing an entry after packing is allowed: the batch then pickles as a plain dict.
+    """
+
+    def __init__(self, buffer: torch.Tensor, layout: Layout, others: Mapping[str, Any] | None = None,
+                 pooled: bool = False) -> None:
+        views = {}
+        for name, dtype, shape, offset in layout:
+            size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            views[name] = buffer[offset:offset + size].view(_torch_dtype(dtype)).view(shape)  # a view, no copy
+        super().__init__(views)
+        self.update(others or {})
+        self._buffer, self._layout, self._views, self._pooled = buffer, layout, views, pooled
+
+    @classmethod
+    def pack(cls, batch: Mapping[str, Any], pool: BufferPool | None = None) -> PackedBatch:
+        """Copy the batch's tensors and arrays into one shared buffer: from `pool` (a worker's), or new."""
+        arrays = {name: value.numpy() if torch.is_tensor(value) else value for name, value in batch.items()
+                  if torch.is_tensor(value) or isinstance(value, np.ndarray)}
+        layout, offset = [], _HEADER
+        for name, value in arrays.items():
+            layout.append((name, value.dtype.str, tuple(value.shape), offset))
+            offset += -(-value.nbytes // _ALIGN) * _ALIGN
+        buffer, pooled = pool.take(offset) if pool is not None else (shared_bytes(offset), False)
+        target = buffer.numpy()  # numpy copies: one thread, no intra-op pool to wake in a worker
+        for (_name, _dtype, _shape, start), value in zip(layout, arrays.values(), strict=True):
+            target[start:start + value.nbytes] = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
+        others = {name: value for name, value in batch.items() if name not in arrays}
+        return cls(buffer, tuple(layout), others, pooled)
+
+    def _intact(self) -> bool:
+        """Whether every packed field still holds its view of the buffer (copies made by the
+        DataLoader's default_convert hold equal views, not the same objects)."""
+        return all(
+            torch.is_tensor(value := self.get(name)) and value.data_ptr() == view.data_ptr()
+            and value.dtype == view.dtype and value.shape == view.shape and value.stride() == view.stride()
+            for name, view in self._views.items()
+        )
+
+    def __copy__(self) -> PackedBatch:
+        """Views of the same buffer (the DataLoader's default_convert and pin_memory copy batches)."""
+        others = {name: value for name, value in self.items() if name not in self._views}
+        return PackedBatch(self._buffer, self._layout, others, self._pooled)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        if not self._intact():
+            return dict, (dict(self),)
+        others = {name: value for name, value in self.items() if name not in self._views}
+        return received, (self._buffer, self._layout, others, self._pooled)
+
+
+def received(buffer: torch.Tensor, layout: Layout, others: Mapping[str, Any], pooled: bool) -> PackedBatch:
+    """Unpickling a PackedBatch: a pooled buffer is copied out and flagged FREE for its worker to reuse."""
+    if not pooled:
+        return PackedBatch(buffer, layout, others)
+    shared = buffer.numpy()
+    own = np.empty(_end(layout), dtype=np.uint8)
+    own[_HEADER:] = shared[_HEADER:len(own)]
+    shared[0] = FREE  # after the copy: the worker may now overwrite the buffer
+    return PackedBatch(torch.from_numpy(own), layout, others)

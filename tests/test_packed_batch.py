@@ -1,0 +1,94 @@
+"""PackedBatch: a batch crosses from a loader worker to the main process as one reused buffer, unchanged."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from pose3d.testing.shards import write_shards
+from pose3d.training.batches import batch_to_device
+from pose3d.training.dataset import ShardDataset
+from pose3d.training.packed_batch import FREE, IN_FLIGHT, BufferPool, PackedBatch, received
+
+
+def _batch(seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        "image": torch.from_numpy(rng.integers(0, 255, (4, 8, 8, 3), dtype=np.uint8)),
+        "depth": torch.from_numpy(rng.random((4, 1, 4, 4)).astype(np.float16)),
+        "joints_3d": torch.from_numpy(rng.random((4, 3, 17)).astype(np.float32)).transpose(1, 2),  # not contiguous
+        "frame": torch.arange(4, dtype=torch.int64) + seed,
+        "image_jpeg": ["not an array"],
+    }
+
+
+def _assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        if torch.is_tensor(a[name]):
+            assert a[name].dtype == b[name].dtype and torch.equal(a[name], b[name]), name
+        else:
+            assert a[name] == b[name], name
+
+
+def test_packed_batch_is_the_same_dict_in_one_shared_buffer():
+    original = _batch()
+    packed = PackedBatch.pack(original)
+    _assert_same(packed, original)
+    storages = {packed[name].untyped_storage().data_ptr() for name in ("image", "depth", "joints_3d", "frame")}
+    assert len(storages) == 1 and packed["image"].is_shared()
+    # What the worker queue sends: one tensor (the buffer), whatever the number of fields.
+    rebuild, arguments = packed.__reduce__()
+    assert [torch.is_tensor(a) for a in arguments] == [True, False, False, False]
+    assert arguments[2] == {"image_jpeg": ["not an array"]}
+    _assert_same(rebuild(*arguments), original)
+    _assert_same(pickle.loads(pickle.dumps(packed)), original)
+    clone = copy.copy(packed)  # as DataLoader's default_convert and pin_memory copy it: still one buffer
+    _assert_same(clone, original)
+    assert clone.__reduce__()[1][0] is packed.__reduce__()[1][0]
+
+
+def test_a_changed_packed_batch_pickles_as_what_it_now_holds():
+    packed = PackedBatch.pack(_batch())
+    packed["frame"] = torch.full((4,), 7)
+    del packed["depth"]
+    restored = pickle.loads(pickle.dumps(packed))
+    assert type(restored) is dict and restored["frame"].tolist() == [7] * 4 and "depth" not in restored
+
+
+def test_a_pooled_buffer_is_reused_only_after_the_main_process_copied_its_batch_out():
+    pool = BufferPool(capacity=2)
+    first = PackedBatch.pack(_batch(0), pool)
+    second = PackedBatch.pack(_batch(1), pool)
+    third = PackedBatch.pack(_batch(2), pool)  # both pooled buffers in flight: a new, unpooled one
+    assert pool.allocated == 3 and [int(b[0]) for b in pool.buffers] == [IN_FLIGHT, IN_FLIGHT]
+    assert third.__reduce__()[1][3] is False
+    arrived = received(*first.__reduce__()[1])  # what unpickling does in the main process
+    assert int(pool.buffers[0][0]) == FREE
+    fourth = PackedBatch.pack(_batch(3), pool)  # reuses the first buffer ...
+    assert pool.allocated == 3 and fourth.__reduce__()[1][0] is pool.buffers[0]
+    _assert_same(arrived, _batch(0))  # ... without touching the batch that arrived from it
+    _assert_same(received(*second.__reduce__()[1]), _batch(1))
+
+
+def test_workers_hand_over_packed_batches_equal_to_in_process_ones(tmp_path):
+    shards = write_shards(tmp_path, 2, 80, subject=1)
+
+    def batches(workers: int, epochs: int = 2) -> list[dict]:
+        dataset = ShardDataset(shards, shuffle_buffer=8, batch_size=4, batches=True, seed=3)
+        loader = DataLoader(dataset, batch_size=None, num_workers=workers, persistent_workers=workers > 0)
+        raw = []
+        for epoch in range(epochs):
+            dataset.set_epoch(epoch)
+            raw += list(loader)  # every batch kept while later ones arrive through the same buffers
+        assert {type(batch) for batch in raw} == ({PackedBatch} if workers else {dict})
+        return [batch_to_device(batch, torch.device("cpu")) for batch in raw]
+
+    alone, two = batches(0), batches(2)
+    assert len(alone) == len(two) == 80
+    for a, b in zip(alone, two, strict=True):
+        _assert_same(a, b)
