@@ -32,7 +32,7 @@ def model_rows(metrics_files: Sequence[str | Path]) -> list[dict[str, Any]]:
             "pa_mpjpe": model["pa_mpjpe"],
             "baseline_mpjpe": baseline["mpjpe"],
             "ratio_to_baseline": metrics["mpjpe_ratio_to_baseline"],
-            "val_mpjpe": (metrics.get("model_selection") or {}).get("mpjpe", float("nan")),
+            "val_mpjpe": (metrics.get("model_selection") or {}).get("mpjpe") or float("nan"),
             "epoch": metrics.get("checkpoint_epoch", 0),
             "selected_on": "val " + selection_title(metrics),
             "inputs": (metrics.get("inputs") or {}).get("kind", "unknown"),

@@ -92,3 +92,25 @@ def test_workers_hand_over_packed_batches_equal_to_in_process_ones(tmp_path):
     assert len(alone) == len(two) == 80
     for a, b in zip(alone, two, strict=True):
         _assert_same(a, b)
+
+
+def test_evaluation_workers_collate_into_packed_batches_in_file_order(tmp_path):
+    from pose3d.training.packed_batch import packed_collate
+
+    shards = write_shards(tmp_path, 2, 30, subject=1)
+
+    def batches(workers: int) -> list[dict]:
+        dataset = ShardDataset(shards, evaluation=True, rank=0, world_size=1)
+        return list(DataLoader(dataset, batch_size=8, num_workers=workers, collate_fn=packed_collate))
+
+    alone, two = batches(0), batches(2)
+    assert {type(b) for b in alone} == {dict} and {type(b) for b in two} == {PackedBatch}
+
+    def by_frame(loaded: list[dict]) -> dict:  # workers read contiguous pieces: batches differ, samples do not
+        return {int(frame): {name: values[i] for name, values in batch.items()}
+                for batch in loaded for i, frame in enumerate(batch["frame"])}
+
+    expected, got = by_frame(alone), by_frame(two)
+    assert got.keys() == expected.keys() and len(got) == 60
+    for frame, sample in got.items():
+        _assert_same(sample, expected[frame])

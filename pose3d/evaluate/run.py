@@ -46,10 +46,12 @@ def predict(model: torch.nn.Module, test_shards: Sequence[str | Path], batch_siz
     from pose3d.config import MODEL_INPUTS
     from pose3d.models.inputs import sample_fields
     from pose3d.training.dataset import ShardDataset
+    from pose3d.training.packed_batch import packed_collate
 
     fields = sample_fields(getattr(model, "inputs", MODEL_INPUTS))  # a keypoint-only model decodes no image
     dataset = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1, fields=fields)
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=min(num_workers, len(dataset.paths)))
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=min(num_workers, len(dataset.paths)),
+                        collate_fn=packed_collate)
     predicted, true = [], []
     provenance: dict[str, list[np.ndarray]] = {name: [] for name in schema.PROVENANCE}
     model.eval()
@@ -111,11 +113,12 @@ def shards_split(paths: Sequence[str | Path]) -> str:
 def model_selection(state: dict[str, Any]) -> dict[str, Any]:
     """How best.pt was chosen: the validation metric it had the lowest value of, and its validation MPJPE."""
     history = state.get("history") or [{}]
+    value, mpjpe = state.get("best_metric"), history[-1].get("val_mpjpe")  # best.pt's own record is its history's last
     return {
         "split": "val",
         "metric": state.get("best_metric_name", "mpjpe"),  # checkpoints before train.select_on chose on MPJPE
-        "value": float(state.get("best_metric", float("nan"))),
-        "mpjpe": float(history[-1].get("val_mpjpe", float("nan"))),  # best.pt's own record is its history's last
+        "value": float(value) if value is not None and np.isfinite(value) else None,  # None: never validated
+        "mpjpe": float(mpjpe) if mpjpe is not None else None,
         "averaging": "mean over actions",
     }
 

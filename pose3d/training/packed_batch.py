@@ -154,3 +154,14 @@ def received(buffer: torch.Tensor, layout: Layout, others: Mapping[str, Any], po
     own[_HEADER:] = shared[_HEADER:len(own)]
     shared[0] = FREE  # after the copy: the worker may now overwrite the buffer
     return PackedBatch(torch.from_numpy(own), layout, others)
+
+
+def packed_collate(samples: list[Any]) -> Any:
+    """A DataLoader collate_fn for per-sample datasets: default_collate, then, inside a worker, one
+    pooled buffer per batch (evaluation and validation loaders)."""
+    from torch.utils.data import default_collate, get_worker_info
+
+    batch = default_collate(samples)
+    if get_worker_info() is None or not isinstance(batch, Mapping):
+        return batch
+    return PackedBatch.pack(batch, worker_pool())

@@ -24,6 +24,7 @@ from pose3d.shards.reader import localize_shards
 from pose3d.training.checkpoint import seed_everything
 from pose3d.training.distributed import DistContext, init_distributed, shutdown_distributed
 from pose3d.training.identity import resume_identity
+from pose3d.training.packed_batch import packed_collate
 from pose3d.training.trainer import STOP_SIGNALS, Trainer
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def make_loader(dataset: Any, config: Config, device: torch.device, batch_size: 
     return DataLoader(
         dataset,
         batch_size=None if train else batch_size,
+        collate_fn=None if train else packed_collate,  # training workers pack their own batches
         num_workers=workers,
         pin_memory=device.type == "cuda",
         drop_last=False,  # training batches are whole by construction; evaluation keeps every sample
