@@ -120,7 +120,8 @@ def test_device_decode_matches_the_cpu_decode(shards):
     device = ShardDataset(shards, seed=3, batch_size=6, batches=True, decode_on="device")
     target = torch.device("cuda") if torch.cuda.is_available() else CPU
     for a, b in zip(DataLoader(cpu, batch_size=None), DataLoader(device, batch_size=None), strict=True):
-        assert "image" not in b and len(b["image_jpeg"]) == 6
+        assert "image" not in b and len(b["image_jpeg_offsets"]) == 7
+        assert b["image_jpeg"].dtype == torch.uint8 and b["image_jpeg"].dim() == 1
         want, got = batch_to_device(a, CPU), batch_to_device(b, target)
         assert got["image"].shape == want["image"].shape and got["image"].dtype == torch.float32
         difference = (got["image"].cpu() - want["image"]).abs() * 255

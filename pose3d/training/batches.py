@@ -12,7 +12,8 @@ Batch contract (one dict of torch tensors per batch of B samples):
 | key            | dtype / shape           | meaning                                                  |
 |----------------|-------------------------|----------------------------------------------------------|
 | image          | uint8 (B, S, S, 3)      | RGB person crops (absent with decode on the device, or when not read) |
-| image_jpeg     | list of B uint8 (n,)    | the stored JPEG bytes, only with `decode_on="device"`   |
+| image_jpeg     | uint8 (n,)              | the stored JPEG bytes, one after another, only with `decode_on="device"` |
+| image_jpeg_offsets | int64 (B + 1,)      | sample k's JPEG is image_jpeg[offsets[k]:offsets[k + 1]] |
 | depth          | float16 (B, 1, Sd, Sd)  | metres, as stored (absent when not read)                 |
 | keypoints_2d, joints_3d, intrinsics, crop | float32 | as in the sample contract                  |
 | subject, action, subaction, camera, frame | int64 (B,) | provenance                              |
@@ -72,9 +73,10 @@ def build_batch(rows: Sequence[Row], transform: Callable[[Batch], Batch] | None 
         for _, _, info in rows:
             if info.image_codec != "jpeg":
                 raise ShardError(f"{info.path}: decode_on='device' needs JPEG shards, this one stores {info.image_codec}")
-        out = {name: torch.from_numpy(value) for name, value in batch.items()}
-        out["image_jpeg"] = [torch.from_numpy(np.asarray(block[schema.IMAGE][i], dtype=np.uint8)) for block, i, _ in rows]
-        return out
+        payloads = [np.asarray(block[schema.IMAGE][i], dtype=np.uint8) for block, i, _ in rows]
+        batch["image_jpeg_offsets"] = np.concatenate([[0], np.cumsum([len(p) for p in payloads])]).astype(np.int64)
+        batch["image_jpeg"] = np.concatenate(payloads)  # one array, not B tensors: one piece to hand over
+        return _to_tensors(batch)
     size = rows[0][2].image_size
     images = np.empty((count, size, size, 3), dtype=np.uint8)
     for k, (block, i, info) in enumerate(rows):
@@ -92,12 +94,15 @@ def _to_tensors(batch: Batch) -> Batch:
     return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in batch.items()}
 
 
-def decode_jpegs(payloads: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
-    """JPEG byte tensors -> (B, 3, S, S) uint8 RGB on `device`, one batched torchvision call."""
+def decode_jpegs(payloads: torch.Tensor, offsets: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Concatenated JPEG bytes (sample k at offsets[k]:offsets[k + 1]) -> (B, 3, S, S) uint8 RGB on
+    `device`, one batched torchvision call."""
     from torchvision.io import ImageReadMode, decode_jpeg
 
     target = "cuda" if device.type == "cuda" else "cpu"
-    images = decode_jpeg(list(payloads), mode=ImageReadMode.RGB, device=target)
+    bounds = offsets.tolist()
+    pieces = [payloads[start:stop] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+    images = decode_jpeg(pieces, mode=ImageReadMode.RGB, device=target)
     return torch.stack(images).to(device, non_blocking=True)
 
 
@@ -107,9 +112,9 @@ def batch_to_device(batch: Batch, device: torch.device) -> Batch:
     A batch already in the sample contract (float32 images, as evaluation loaders yield) is only moved.
     """
     moved = {key: value.to(device, non_blocking=True) if torch.is_tensor(value) else value
-             for key, value in batch.items() if key != "image_jpeg"}
+             for key, value in batch.items() if key not in ("image_jpeg", "image_jpeg_offsets")}
     if "image_jpeg" in batch:
-        moved["image"] = decode_jpegs(batch["image_jpeg"], device).float().div_(255.0)
+        moved["image"] = decode_jpegs(batch["image_jpeg"], batch["image_jpeg_offsets"], device).float().div_(255.0)
     elif "image" in moved and moved["image"].dtype == torch.uint8:
         moved["image"] = moved["image"].permute(0, 3, 1, 2).float().div_(255.0).contiguous()
     if "depth" in moved and moved["depth"].dtype == torch.float16:
