@@ -87,18 +87,19 @@ def best_epoch_index(history: Sequence[dict[str, Any]]) -> int | None:
 def plot_training_curves(history: Sequence[dict[str, Any]], out_png: str | Path, title: str) -> None:
     """Train loss and validation MPJPE / PA-MPJPE per epoch, the best.pt epoch marked -> PNG."""
     epochs = [record["epoch"] for record in history]
+    marker = "o" if len(epochs) <= 40 else None  # dots hide a long run's curve
     figure = viz.new_figure((10.0, 3.6), dpi=100)
     loss_ax, error_ax = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
-    loss_ax.plot(epochs, [record.get("train_loss", np.nan) for record in history], marker="o", label="train loss")
+    loss_ax.plot(epochs, [record.get("train_loss", np.nan) for record in history], marker=marker, label="train loss")
     if any("val_loss" in record for record in history):
-        loss_ax.plot(epochs, [record.get("val_loss", np.nan) for record in history], marker="o", label="val loss")
+        loss_ax.plot(epochs, [record.get("val_loss", np.nan) for record in history], marker=marker, label="val loss")
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("loss")
     loss_ax.legend()
     split = next((record["val_split"] for record in history if "val_split" in record), "val")
     for key, name in (("val_mpjpe", "MPJPE"), ("val_n_mpjpe", "N-MPJPE"), ("val_pa_mpjpe", "PA-MPJPE")):
         if any(key in record for record in history):
-            error_ax.plot(epochs, [record.get(key, np.nan) for record in history], marker="o", label=f"{split} {name}")
+            error_ax.plot(epochs, [record.get(key, np.nan) for record in history], marker=marker, label=f"{split} {name}")
     best = best_epoch_index(history)
     if best is not None:
         selected_on = history[best].get("selected_on", "val_mpjpe").removeprefix("val_").replace("_", "-").upper()
