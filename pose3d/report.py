@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pose3d import io, viz
-from pose3d.evaluate.report import selection_title
+from pose3d.evaluate.report import METRIC_TITLES, selection_title
 
 
 def model_rows(metrics_files: Sequence[str | Path]) -> list[dict[str, Any]]:
@@ -102,7 +102,7 @@ def plot_training_curves(history: Sequence[dict[str, Any]], out_png: str | Path,
             error_ax.plot(epochs, [record.get(key, np.nan) for record in history], marker=marker, label=f"{split} {name}")
     best = best_epoch_index(history)
     if best is not None:
-        selected_on = history[best].get("selected_on", "val_mpjpe").removeprefix("val_").replace("_", "-").upper()
+        selected_on = METRIC_TITLES.get(history[best].get("selected_on", "val_mpjpe").removeprefix("val_"), "MPJPE")
         error_ax.axvline(epochs[best], color="0.5", linestyle="--",
                          label=f"best.pt (epoch {epochs[best]}, lowest {selected_on})")
     error_ax.set_xlabel("epoch")
