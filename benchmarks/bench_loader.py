@@ -16,7 +16,8 @@ For each crop size (64/128/256 px RGB, depth at half the side), on identical pho
                  streamed member by member, collated by the DataLoader: the same payload
 
 Each loader runs with 0 (in-process), 1 and 2 workers for `--seconds` per point (epochs repeat
-as needed); the time to the first batch (worker start-up) is reported apart and not counted.
+as needed), in `--repeats` rounds over all loaders (a cell is the median round); the time to the
+first batch (worker start-up) is reported apart and not counted.
 Ratios: samples/s over (decode limit x cores used: the workers, or 1 in-process) and over `tar` at the
 same worker count.
 Timings on a shared machine are noisy: compare ratios within one run. Writes benchmarks/results/loader.json.
@@ -326,12 +327,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--seconds", type=float, help="measured seconds per point (default 4, quick 1.5)")
     parser.add_argument("--samples", type=int, help="samples per size (default 4000, quick 2000)")
+    parser.add_argument("--repeats", type=int, help="rounds over all loaders; each cell is the median (default 3, quick 1)")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "loader.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seconds = args.seconds or (1.5 if args.quick else 4.0)
     count = args.samples or (2000 if args.quick else 4000)
-    results: dict = {"samples": count, "batch_size": BATCH, "seconds_per_point": seconds, "sizes": {}}
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    results: dict = {"samples": count, "batch_size": BATCH, "seconds_per_point": seconds, "repeats": args.repeats,
+                     "sizes": {}}
     for size in args.sizes:
         depth_size = size // 2
         # Photo-like crops (blurred noise) so JPEG sizes are realistic.
@@ -348,15 +352,24 @@ def main() -> None:
                            "decode_limit_per_core": round(limit, 1), "profile_us_per_sample": profile(shards, seconds / 4)}
             print(f"{size} px: decode limit {limit:.0f}/s per core; profile {json.dumps(entry['profile_us_per_sample'])}",
                   flush=True)
-            for name, make in loaders(shards, tars).items():
+            # Every loader and worker count once per round, `--repeats` rounds: the median of a cell's
+            # rounds, so that a slow minute of a shared machine does not land on one loader only.
+            made = loaders(shards, tars)
+            rounds: dict = {name: {workers: [] for workers in args.workers} for name in made}
+            for round_index in range(args.repeats):
+                for name, make in made.items():
+                    for workers in args.workers:
+                        point = run_loader(make, workers, seconds)
+                        rounds[name][workers].append(point)
+                        print(f"{size:4d} px {name:16s} workers={workers} round {round_index + 1}: "
+                              f"{point['samples_per_s']:8.1f} samples/s (start-up {point['startup_s']:.2f} s)", flush=True)
+            for name in made:
                 entry[name] = {}
-                for workers in args.workers:
-                    point = run_loader(make, workers, seconds)
+                for workers, points in rounds[name].items():
+                    rates = [p["samples_per_s"] for p in points]
+                    point = dict(points[int(np.argsort(rates)[len(rates) // 2])], rounds_samples_per_s=rates)
                     point["of_decode_limit_per_core"] = round(point["samples_per_s"] / (limit * max(workers, 1)), 2)
                     entry[name][f"workers_{workers}"] = point
-                    print(f"{size:4d} px {name:12s} workers={workers}: {point['samples_per_s']:8.1f} samples/s "
-                          f"({point['of_decode_limit_per_core']:.2f} of the decode limit per core, "
-                          f"start-up {point['startup_s']:.2f} s)", flush=True)
             for name in ("batches", "batches_unpacked", "batches_aug", "per_sample"):
                 for key, point in entry[name].items():
                     point["ratio_vs_tar"] = round(point["samples_per_s"] / entry["tar"][key]["samples_per_s"], 2)
