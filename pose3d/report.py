@@ -107,7 +107,9 @@ def plot_training_curves(history: Sequence[dict[str, Any]], out_png: str | Path,
                          label=f"best.pt (epoch {epochs[best]}, lowest {selected_on})")
     error_ax.set_xlabel("epoch")
     error_ax.set_ylabel("mm, mean over actions")
-    error_ax.legend()
+    low, high = error_ax.get_ylim()
+    error_ax.set_ylim(low, high + 0.5 * (high - low))  # headroom: the legend's four entries sit above the curves
+    error_ax.legend(fontsize="small", loc="upper right")
     for ax in (loss_ax, error_ax):
         ax.grid(alpha=0.3)
     figure.suptitle(title)
