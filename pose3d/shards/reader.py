@@ -129,7 +129,7 @@ class ShardReader:
         except (OSError, KeyError, RuntimeError) as error:
             self._file.close()
             raise ShardError(f"{self.path}: corrupt shard: {error}") from None
-        # Looked up once: h5py's name lookup costs about 30 us, ten times the read of a 64-row block.
+        # Looked up once: h5py's name lookup costs about 30 us per dataset, several times the read of a 64-row slice.
         self._datasets = {name: self._file[name] for name in schema.ALL_DATASETS}
 
     def __len__(self) -> int:

@@ -22,7 +22,7 @@ import torch
 _ALIGN = 64  # bytes: every field starts on a cache line, so its view is aligned for any dtype
 _HEADER = _ALIGN  # bytes before the first field; byte 0 is IN_FLIGHT from packing until the main process copied it
 IN_FLIGHT, FREE = 1, 0
-POOL_BUFFERS = 8  # per worker: the DataLoader keeps at most prefetch_factor (default 2, training 4) batches in flight
+POOL_BUFFERS = 6  # per worker: at most prefetch_factor (training: 4) batches in flight, one being packed, one spare
 
 Layout = tuple[tuple[str, str, tuple[int, ...], int], ...]  # (name, numpy dtype, shape, byte offset) per field
 
