@@ -211,8 +211,11 @@ def test_train_stopped_at_its_time_limit_is_retried_and_resumes(cluster, tmp_pat
     job_ids = submitted_job_ids(result)
     assert len(job_ids) >= 2, f"train finished within its first minute; nothing was resumed\n{describe(result, cluster)}"
     first = cluster.show_job(job_ids[0])
-    # FAILED, not TIMEOUT: the signal reached training, which saved and exited before the limit.
-    assert "JobState=FAILED" in first and "TimeLimit=00:01:00" in first, first
+    # FAILED when the signal came 30 s before the limit and training saved and exited; TIMEOUT when
+    # slurmctld, which checks time limits about every 30 s, sent it only at the limit (a one-minute
+    # job is at that granularity; on a real limit of hours it is not). Either way the attempt ended
+    # by the limit, and the resume below is what must follow.
+    assert ("JobState=FAILED" in first or "JobState=TIMEOUT" in first) and "TimeLimit=00:01:00" in first, first
     train_log = (tmp_path / "results" / "logs" / "train" / "transformer.log").read_text()
     assert "resumed from step" in train_log, f"{train_log[-3000:]}\n{describe(result, cluster)}"
     final = torch.load(tmp_path / "results" / "models" / "transformer" / "checkpoints" / "last.pt", weights_only=True)
