@@ -1,4 +1,4 @@
-"""Open, validate and read HDF5 shards; decode their images with OpenCV.
+"""Open, validate and read HDF5 shards; decode their images (`pose3d.shards.jpeg`).
 
 Every problem with a shard (not HDF5, truncated, wrong schema name or version, missing
 datasets, unfinished) raises `ShardError` with the file's path in the message.
@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import h5py
 import numpy as np
 
 from pose3d import io as files
 from pose3d.shards import schema
+from pose3d.shards.errors import ShardError
+from pose3d.shards.jpeg import decode_rgb
 from pose3d.validation import first_non_finite, redact_secrets
 
 __all__ = ["ShardCache", "ShardError", "ShardReader", "open_shard", "redact_secrets", "shard_source"]
@@ -40,10 +41,6 @@ log = logging.getLogger(__name__)
 # `name:path` with a name of two characters or more (one letter would be a Windows drive), or an
 # on-the-fly backend such as `:local:/path` or `:sftp,host=x:path`.
 _REMOTE_PATTERN = re.compile(r"^(rclone:)?(:[A-Za-z0-9_\-]+[,:]|[A-Za-z0-9_.\-]{2,}:)")
-class ShardError(RuntimeError):
-    """A shard cannot be used; the message names the file and the problem."""
-
-
 @dataclass(frozen=True)
 class ShardInfo:
     """What a shard's attributes say about it."""
@@ -101,13 +98,10 @@ def validate_shard(handle: h5py.File, path: str | Path) -> ShardInfo:
 
 
 def decode_image(payload: np.ndarray, codec: str, path: str | Path = "<shard>") -> np.ndarray:
-    """Stored image -> (S, S, 3) uint8 RGB. JPEG bytes are decoded with OpenCV."""
+    """Stored image -> (S, S, 3) uint8 RGB (JPEG bytes decoded by `pose3d.shards.jpeg`)."""
     if codec == "raw":
         return payload
-    image = cv2.imdecode(np.asarray(payload, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ShardError(f"{path}: an image in the shard is not a decodable JPEG")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return decode_rgb(payload, path)
 
 
 class ShardReader:

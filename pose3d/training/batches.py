@@ -26,27 +26,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
 from pose3d.shards import schema
+from pose3d.shards.jpeg import decode_rgb_into
 from pose3d.shards.reader import ShardError, ShardInfo
 
 Batch = dict[str, Any]
 Row = tuple[dict[str, np.ndarray], int, ShardInfo]  # (a block read from a shard, row within it, its shard)
 DECODE_ON = ("cpu", "device")
 _FLOAT_FIELDS = (schema.KEYPOINTS_2D, schema.JOINTS_3D, schema.INTRINSICS, schema.CROP)
-
-
-def decode_jpeg_into(payload: np.ndarray, out: np.ndarray, path: str) -> None:
-    """Decode one JPEG crop into `out`, an (S, S, 3) uint8 RGB view of the batch array."""
-    bgr = cv2.imdecode(np.asarray(payload, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ShardError(f"{path}: an image in the shard is not a decodable JPEG")
-    if bgr.shape != out.shape:
-        raise ShardError(f"{path}: a stored crop is {bgr.shape[1]}x{bgr.shape[0]} px, the shard says {out.shape[1]}")
-    cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=out)
 
 
 def build_batch(rows: Sequence[Row], transform: Callable[[Batch], Batch] | None = None, decode_on: str = "cpu") -> Batch:
@@ -85,7 +75,7 @@ def build_batch(rows: Sequence[Row], transform: Callable[[Batch], Batch] | None 
         if info.image_codec == "raw":
             images[k] = block[schema.IMAGE][i]
         else:
-            decode_jpeg_into(block[schema.IMAGE][i], images[k], info.path)
+            decode_rgb_into(block[schema.IMAGE][i], images[k], info.path)
     batch["image"] = images
     return _to_tensors(batch if transform is None else transform(batch))
 
