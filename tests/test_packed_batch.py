@@ -6,13 +6,15 @@ import copy
 import pickle
 
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from pose3d.testing.shards import write_shards
+from pose3d.training import packed_batch
 from pose3d.training.batches import batch_to_device
 from pose3d.training.dataset import ShardDataset
-from pose3d.training.packed_batch import FREE, IN_FLIGHT, BufferPool, PackedBatch, received
+from pose3d.training.packed_batch import FREE, IN_FLIGHT, BufferPool, PackedBatch, received, received_again
 
 
 def _batch(seed: int = 0) -> dict:
@@ -66,13 +68,41 @@ def test_a_pooled_buffer_is_reused_only_after_the_main_process_copied_its_batch_
     second = PackedBatch.pack(_batch(1), pool)
     third = PackedBatch.pack(_batch(2), pool)  # both pooled buffers in flight: a new, unpooled one
     assert pool.allocated == 3 and [int(b[0]) for b in pool.buffers] == [IN_FLIGHT, IN_FLIGHT]
-    assert third.__reduce__()[1][3] is False
+    rebuild, arguments = third.__reduce__()
+    assert rebuild is received and arguments[3] is None  # sent as its buffer, which is the batch
     arrived = received(*first.__reduce__()[1])  # what unpickling does in the main process
     assert int(pool.buffers[0][0]) == FREE
     fourth = PackedBatch.pack(_batch(3), pool)  # reuses the first buffer ...
-    assert pool.allocated == 3 and fourth.__reduce__()[1][0] is pool.buffers[0]
-    _assert_same(arrived, _batch(0))  # ... without touching the batch that arrived from it
+    assert pool.allocated == 3
+    rebuild, arguments = fourth.__reduce__()  # ... which the main process has mapped: only its handle travels
+    assert rebuild is received_again and not any(torch.is_tensor(a) for a in arguments) and arguments[0][2] == 0
+    _assert_same(arrived, _batch(0))  # the batch that arrived from it is untouched
+    _assert_same(received_again(*arguments), _batch(3))
     _assert_same(received(*second.__reduce__()[1]), _batch(1))
+
+
+def test_a_handle_this_process_never_mapped_is_a_clear_error():
+    pool = BufferPool(capacity=1)
+    PackedBatch.pack(_batch(0), pool)
+    pool.buffers[0][0] = FREE  # as if another process had received it
+    reused = PackedBatch.pack(_batch(1), pool)
+    with pytest.raises(RuntimeError, match="never received"):
+        received_again(*reused.__reduce__()[1])
+
+
+def test_mappings_of_exited_workers_are_dropped(tmp_path):
+    shards = write_shards(tmp_path, 1, 64, subject=1)
+
+    def tokens_after_one_epoch() -> set[bytes]:
+        before = set(packed_batch._MAPPED)
+        dataset = ShardDataset(shards, batch_size=4, batches=True)
+        assert sum(len(b["frame"]) for b in DataLoader(dataset, batch_size=None, num_workers=2)) == 64
+        return set(packed_batch._MAPPED) - before  # the loader's workers have exited now
+
+    first = tokens_after_one_epoch()
+    assert len(first) == 2
+    second = tokens_after_one_epoch()
+    assert len(second) == 2 and not first & set(packed_batch._MAPPED)
 
 
 def test_workers_hand_over_packed_batches_equal_to_in_process_ones(tmp_path):
