@@ -16,6 +16,7 @@ from typing import Any
 
 import cv2
 import h5py
+import hdf5plugin
 import numpy as np
 
 from pose3d import io as files
@@ -30,6 +31,10 @@ IMAGE_CODECS = ("jpeg", "raw")
 _CHUNK_BYTES = 64 * 1024
 # Small per-file chunk cache: shuffle keeps many writers open at once.
 _RDCC_BYTES = 2 * 1024 * 1024
+# Depth maps compress well (background zeros; a dense estimator map about 2x). LZ4, not h5py's
+# built-in LZF: the same size, and about 5x faster to read (a 128 px float16 map: 14-21 us against
+# 74 us for LZF, which cost the 256 px training loader a third of its JPEG decode time).
+DEPTH_COMPRESSION: dict[str, Any] = dict(hdf5plugin.LZ4())
 
 
 def encode_image(rgb: np.ndarray, codec: str, jpeg_quality: int = 90) -> np.ndarray:
@@ -110,13 +115,13 @@ class ShardWriter:
         for key, value in (attrs or {}).items():
             self._file.attrs[key] = value
         for name, (shape, dtype) in self._specs.items():
-            sample_bytes = max(1, int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize) if shape else 4096
+            vlen = h5py.check_vlen_dtype(np.dtype(dtype)) is not None  # JPEG bytes: about 4 KB a crop
+            sample_bytes = 4096 if vlen else int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
             rows = int(np.clip(_CHUNK_BYTES // sample_bytes, 1, 1024))
-            # Depth maps compress well (background zeros); JPEG bytes do not; raw images stay
-            # uncompressed because the raw codec exists to be fast to read.
-            compression = "lzf" if name == schema.DEPTH else None
+            # JPEG bytes do not compress; raw images stay uncompressed because the raw codec exists to be fast to read.
+            compression = DEPTH_COMPRESSION if name == schema.DEPTH else {}
             self._file.create_dataset(
-                name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(rows, *shape), compression=compression
+                name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(rows, *shape), **compression
             )
 
     # -- appending -------------------------------------------------------------------------
