@@ -3,23 +3,25 @@
 For each crop size (64/128/256 px RGB, depth at half the side), on identical photo-like samples:
 
   profile        microseconds per sample of each stage, measured alone in this process: HDF5 block
-                 read, JPEG decode (cv2), depth conversion, augmentation (per sample on uint8 HWC and
+                 read (and its depth part), JPEG decode (the loader's simplejpeg; cv2 for comparison), depth conversion, augmentation (per sample on uint8 HWC and
                  float CHW, and batched: one BatchAugmentor call per batch of the batch contract),
                  the per-sample dict, default collate, batch assembly, worker-to-main transfer
-  decode_limit   cv2.imdecode + BGR->RGB alone, one core: the most a loader core can deliver
+  decode_limit   the loader's JPEG decode (simplejpeg, RGB) alone, one core: the most a loader core can deliver;
+                 decode_limit_cv2: cv2.imdecode + BGR->RGB alone (the limit as first measured, with OpenCV)
   batches        ShardDataset(batches=True): whole uint8 batches from persistent workers (the training loader),
                  each handed over in one reused shared buffer (PackedBatch)
   batches_unpacked  the same with torch's own hand-over (a new shared segment per tensor), as it was before PackedBatch
   batches_aug    the same with the default augmentation (batched, in the workers, as training runs it)
   per_sample     ShardDataset per-sample dicts + DataLoader collate (the loader before batch mode)
   tar            WebDataset-style: per-sample .jpg/.png/.json files in uncompressed .tar chunks,
-                 streamed member by member, collated by the DataLoader: the same payload
+                 streamed member by member, decoded with the same JPEG decoder into the same uint8 / float16
+                 arrays, collated by the DataLoader: the same payload
 
 Each loader runs with 0 (in-process), 1 and 2 workers for `--seconds` per point (epochs repeat
 as needed), in `--repeats` rounds over all loaders (a cell is the median round); the time to the
 first batch (worker start-up) is reported apart and not counted.
-Ratios: samples/s over (decode limit x cores used: the workers, or 1 in-process) and over `tar` at the
-same worker count.
+Ratios: samples/s over (decode limit x cores used: the workers, or 1 in-process), for both decoders'
+limits, and over `tar` at the same worker count.
 Timings on a shared machine are noisy: compare ratios within one run. Writes benchmarks/results/loader.json.
 
     .venv/bin/python benchmarks/bench_loader.py [--quick] [--sizes 64 128 256] [--seconds 4]
@@ -48,6 +50,7 @@ from torch.utils.data import DataLoader, IterableDataset, default_collate, get_w
 from benchmarks.harness import write_results  # noqa: E402
 from pose3d.config import AugmentConfig  # noqa: E402
 from pose3d.shards import schema  # noqa: E402
+from pose3d.shards.jpeg import decode_rgb, decode_rgb_into  # noqa: E402
 from pose3d.shards.reader import decode_image, open_shard  # noqa: E402
 from pose3d.shards.writer import ShardWriter, encode_image  # noqa: E402
 from pose3d.testing.samples import make_samples  # noqa: E402
@@ -103,14 +106,13 @@ def write_tars(samples: dict, folder: Path, gzip: bool) -> list[Path]:
 
 
 def decode_sample(files: dict[str, bytes]) -> dict:
-    """Per-sample files -> the ShardDataset sample contract."""
-    bgr = cv2.imdecode(np.frombuffer(files["jpg"], np.uint8), cv2.IMREAD_COLOR)
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    depth = cv2.imdecode(np.frombuffer(files["png"], np.uint8), cv2.IMREAD_UNCHANGED).astype(np.float32) / 1000
+    """Per-sample files -> the arrays of the batch contract (uint8 HWC image, float16 depth): what the
+    batch loader hands over, decoded by the same JPEG decoder, so the baseline does no extra work."""
+    depth = cv2.imdecode(np.frombuffer(files["png"], np.uint8), cv2.IMREAD_UNCHANGED)
     labels = json.loads(files["json"])
     sample = {
-        "image": np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) / np.float32(255),
-        "depth": depth[None],
+        "image": decode_rgb(files["jpg"]),
+        "depth": (depth * np.float32(1e-3)).astype(np.float16)[None],
         **{name: np.asarray(labels[name], dtype=np.float32) for name in (schema.KEYPOINTS_2D, schema.JOINTS_3D, schema.INTRINSICS, schema.CROP)},
     }
     sample.update({name: np.int64(labels[name]) for name in schema.PROVENANCE})
@@ -230,12 +232,15 @@ def profile(paths: list[Path], seconds: float) -> dict:
     with open_shard(paths[0]) as reader:
         info = reader.info
         blocks = [reader.read(b, b + READ_BLOCK) for b in range(0, len(reader), READ_BLOCK)]
-        read_us = per_sample_us(lambda b: reader.read(b, b + READ_BLOCK), range(0, len(reader), READ_BLOCK),
-                                seconds) / READ_BLOCK
+        starts = range(0, len(reader), READ_BLOCK)
+        read_us = per_sample_us(lambda b: reader.read(b, b + READ_BLOCK), starts, seconds) / READ_BLOCK
+        depth_read_us = per_sample_us(lambda b: reader.read(b, b + READ_BLOCK, datasets=(schema.DEPTH,)), starts,
+                                      seconds) / READ_BLOCK
     rows = [{name: np.array(values[i]) for name, values in block.items()} for block in blocks
             for i in range(len(block[schema.FRAME]))]
     payloads = [row[schema.IMAGE] for row in rows]
     decode = per_sample_us(lambda p: decode_image(p, "jpeg"), payloads, seconds)
+    decode_cv2 = per_sample_us(decode_with_cv2, payloads, seconds)
     decoded = [dict(row, **{schema.IMAGE: decode_image(row[schema.IMAGE], "jpeg")}) for row in rows]
     raw_info = type(info)(**{**info.__dict__, "image_codec": "raw"})
     samples = [_to_sample(row, raw_info) for row in decoded[:BATCH]]
@@ -256,7 +261,9 @@ def profile(paths: list[Path], seconds: float) -> dict:
     normalise_us = per_sample_us(lambda b: batch_to_device(b, torch.device("cpu")), [new_batch], seconds) / BATCH
     return {
         "hdf5_read_us": round(read_us, 1),
+        "hdf5_read_depth_us": round(depth_read_us, 1),
         "jpeg_decode_us": round(decode, 1),
+        "jpeg_decode_cv2_us": round(decode_cv2, 1),
         "depth_to_float32_us": round(depth_us, 1),
         "per_sample_dict_us (float conversions incl.)": round(dict_us, 1),
         "augment_uint8_hwc_us": round(augment_uint8_us, 1),
@@ -272,11 +279,22 @@ def profile(paths: list[Path], seconds: float) -> dict:
     }
 
 
-def decode_limit(paths: list[Path], seconds: float) -> float:
-    """Samples/s of cv2 JPEG decode (+ BGR->RGB) alone, one core."""
+def decode_with_cv2(payload: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """OpenCV's JPEG decode to RGB (into `out` if given): the decoder the loader used before simplejpeg."""
+    return cv2.cvtColor(cv2.imdecode(payload, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB, dst=out)
+
+
+def decode_limit(paths: list[Path], seconds: float, decode_into=decode_rgb_into) -> float:
+    """Samples/s of a JPEG decode alone (default: the loader's) into a batch array, one core: the median
+    of three measurements (a single one strayed by a third on this machine)."""
     with open_shard(paths[0]) as reader:
         payloads = list(reader.read(0, len(reader))[schema.IMAGE])
-    return 1e6 / per_sample_us(lambda p: decode_image(p, "jpeg"), payloads, seconds)
+        side = reader.info.image_size
+    batch = np.empty((BATCH, side, side, 3), dtype=np.uint8)
+    items = list(enumerate(payloads))
+    rates = [1e6 / per_sample_us(lambda item: decode_into(item[1], batch[item[0] % BATCH]), items, seconds / 3)
+             for _ in range(3)]
+    return float(np.median(rates))
 
 
 def run_loader(make, workers: int, seconds: float) -> dict:
@@ -348,10 +366,12 @@ def main() -> None:
             shards = write_shards(samples, scratch / "shards", "jpeg", size, depth_size)
             tars = write_tars(samples, scratch / "tar", gzip=False)
             limit = decode_limit(shards, seconds)
+            limit_cv2 = decode_limit(shards, seconds, decode_with_cv2)
             entry: dict = {"depth_size": depth_size, "shard_bytes": folder_bytes(shards), "tar_bytes": folder_bytes(tars),
-                           "decode_limit_per_core": round(limit, 1), "profile_us_per_sample": profile(shards, seconds / 4)}
-            print(f"{size} px: decode limit {limit:.0f}/s per core; profile {json.dumps(entry['profile_us_per_sample'])}",
-                  flush=True)
+                           "decode_limit_per_core": round(limit, 1), "decode_limit_cv2_per_core": round(limit_cv2, 1),
+                           "profile_us_per_sample": profile(shards, seconds / 4)}
+            print(f"{size} px: decode limit {limit:.0f}/s per core (cv2 {limit_cv2:.0f}); "
+                  f"profile {json.dumps(entry['profile_us_per_sample'])}", flush=True)
             # Every loader and worker count once per round, `--repeats` rounds: the median of a cell's
             # rounds, so that a slow minute of a shared machine does not land on one loader only.
             made = loaders(shards, tars)
@@ -369,6 +389,7 @@ def main() -> None:
                     rates = [p["samples_per_s"] for p in points]
                     point = dict(points[int(np.argsort(rates)[len(rates) // 2])], rounds_samples_per_s=rates)
                     point["of_decode_limit_per_core"] = round(point["samples_per_s"] / (limit * max(workers, 1)), 2)
+                    point["of_cv2_decode_limit_per_core"] = round(point["samples_per_s"] / (limit_cv2 * max(workers, 1)), 2)
                     entry[name][f"workers_{workers}"] = point
             for name in ("batches", "batches_unpacked", "batches_aug", "per_sample"):
                 for key, point in entry[name].items():
@@ -385,16 +406,18 @@ def table(results: dict) -> str:
         stages = entry["profile_us_per_sample"]
         lines.append(f"| {size} | {stages['augment_uint8_hwc_us']:.0f} | {stages['augment_batched_us']:.0f} | "
                      f"{stages['jpeg_decode_us']:.0f} |")
-    lines += ["", "| size | workers | decode limit/core | batches | batches_unpacked | batches_aug | per_sample | tar | "
-                  "batches/limit/core | batches/tar |",
+    lines += ["", "| size | workers | decode limit/core (cv2) | batches | batches_unpacked | batches_aug | per_sample | "
+                  "tar | batches/limit/core (cv2) | batches/tar |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for size, entry in results["sizes"].items():
         for key in entry["batches"]:
             b = entry["batches"][key]
-            lines.append(f"| {size} | {key.split('_')[1]} | {entry['decode_limit_per_core']:.0f} | {b['samples_per_s']:.0f} | "
+            lines.append(f"| {size} | {key.split('_')[1]} | {entry['decode_limit_per_core']:.0f} "
+                         f"({entry['decode_limit_cv2_per_core']:.0f}) | {b['samples_per_s']:.0f} | "
                          f"{entry['batches_unpacked'][key]['samples_per_s']:.0f} | "
                          f"{entry['batches_aug'][key]['samples_per_s']:.0f} | {entry['per_sample'][key]['samples_per_s']:.0f} | "
-                         f"{entry['tar'][key]['samples_per_s']:.0f} | {b['of_decode_limit_per_core']:.2f} | {b['ratio_vs_tar']:.2f} |")
+                         f"{entry['tar'][key]['samples_per_s']:.0f} | {b['of_decode_limit_per_core']:.2f} "
+                         f"({b['of_cv2_decode_limit_per_core']:.2f}) | {b['ratio_vs_tar']:.2f} |")
     return "\n".join(lines)
 
 
