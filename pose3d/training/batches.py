@@ -51,12 +51,12 @@ def build_batch(rows: Sequence[Row], transform: Callable[[Batch], Batch] | None 
     if decode_on == "device" and transform is not None:
         raise ValueError("decode_on='device' cannot run a CPU transform (augmentation warps decoded pixels)")
     count = len(rows)
-    batch: Batch = {name: np.stack([block[name][i] for block, i, _ in rows]).astype(np.float32, copy=False)
-                    for name in _FLOAT_FIELDS}
+    gather = _gatherer(rows)
+    batch: Batch = {name: gather(name, np.float32) for name in _FLOAT_FIELDS}
     if schema.DEPTH in rows[0][0]:  # read unless the model needs no depth (ShardDataset(fields=...))
-        batch["depth"] = np.stack([block[schema.DEPTH][i] for block, i, _ in rows]).astype(np.float16, copy=False)[:, None]
+        batch["depth"] = gather(schema.DEPTH, np.float16)[:, None]
     for name in schema.PROVENANCE:
-        batch[name] = np.fromiter((int(block[name][i]) for block, i, _ in rows), dtype=np.int64, count=count)
+        batch[name] = gather(name, np.int64)
     if schema.IMAGE not in rows[0][0]:  # the model needs no image: nothing to decode
         return _to_tensors(batch if transform is None else transform(batch))
     if decode_on == "device":
@@ -78,6 +78,26 @@ def build_batch(rows: Sequence[Row], transform: Callable[[Batch], Batch] | None 
             decode_rgb_into(block[schema.IMAGE][i], images[k], info.path)
     batch["image"] = images
     return _to_tensors(batch if transform is None else transform(batch))
+
+
+def _gatherer(rows: Sequence[Row]) -> Callable[[str, Any], np.ndarray]:
+    """A function (field, dtype) -> that field of every row, stacked in row order: one fancy-indexed copy
+    per block the rows come from (a batch draws on a few blocks), not one small copy per row."""
+    by_block: dict[int, tuple[dict[str, np.ndarray], list[int], list[int]]] = {}
+    for k, (block, i, _info) in enumerate(rows):
+        _, positions, indices = by_block.setdefault(id(block), (block, [], []))
+        positions.append(k)
+        indices.append(i)
+    groups = [(block, np.asarray(positions), np.asarray(indices)) for block, positions, indices in by_block.values()]
+
+    def gather(name: str, dtype: Any) -> np.ndarray:
+        first = groups[0][0][name]
+        out = np.empty((len(rows), *first.shape[1:]), dtype=dtype)
+        for block, positions, indices in groups:
+            out[positions] = block[name][indices]
+        return out
+
+    return gather
 
 
 def _to_tensors(batch: Batch) -> Batch:
