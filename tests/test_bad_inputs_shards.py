@@ -18,7 +18,7 @@ from pose3d.shards.writer import ShardWriter
 from pose3d.testing.config import tiny_config_dict
 from pose3d.testing.samples import make_samples
 from pose3d.testing.shards import write_shards, write_test_shard
-from pose3d.validation import CheckpointError, NonFiniteError
+from pose3d.validation import CheckpointError, NonFiniteError, first_non_finite
 from tests.bad_inputs import run_cli, snapshot, write_config
 
 # -- the shard writer refuses, the reader names, a NaN or an infinity
@@ -59,6 +59,28 @@ def test_error_reader_names_file_dataset_and_sample(tmp_path):
             reader.read()
         with pytest.raises(ShardError, match="sample 4"):
             reader.read_indices(np.array([5, 4, 0]))
+
+
+@pytest.mark.parametrize("value", [np.nan, -np.nan, np.inf, -np.inf])
+def test_error_reader_finds_a_non_finite_depth_pixel(tmp_path, value):
+    """Depth is float16, checked by its exponent bits (numpy's float16 isfinite is slow): every kind of bad value."""
+    path = write_test_shard(tmp_path / "shard_00000.h5", subject=1, count=6)
+    with h5py.File(path, "a") as handle:
+        row = handle[schema.DEPTH][3]
+        row[2, 5] = value
+        handle[schema.DEPTH][3] = row
+    with ShardReader(path) as reader, pytest.raises(ShardError, match=r"'depth' of sample 3 is not finite"):
+        reader.read(0, 6)
+
+
+def test_first_non_finite_float16_matches_isfinite():
+    values = np.array([0.0, -0.0, 65504.0, -65504.0, 6e-8, -6e-8, 1.0], dtype=np.float16)  # extremes, subnormals
+    rows = np.tile(values, (4, 1))
+    assert first_non_finite(rows) is None
+    rows[2, 3] = np.float16(np.inf)
+    rows[3, 0] = np.float16(np.nan)
+    assert first_non_finite(rows) == 2 and first_non_finite(rows[3:]) == 0
+    assert first_non_finite(rows[:, ::2]) == 3  # a strided view: rows 2's inf sits at an odd column
 
 
 def test_error_split_names_the_chunk_with_a_nan(tmp_path, capsys):

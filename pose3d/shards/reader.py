@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 # `name:path` with a name of two characters or more (one letter would be a Windows drive), or an
 # on-the-fly backend such as `:local:/path` or `:sftp,host=x:path`.
 _REMOTE_PATTERN = re.compile(r"^(rclone:)?(:[A-Za-z0-9_\-]+[,:]|[A-Za-z0-9_.\-]{2,}:)")
+_FINITE_RANGES: dict[tuple, set[tuple[str, int, int]]] = {}  # file version -> ranges found finite (`ShardReader.read`)
+
+
 @dataclass(frozen=True)
 class ShardInfo:
     """What a shard's attributes say about it."""
@@ -125,9 +128,11 @@ class ShardReader:
             raise ShardError(f"{self.path}: corrupt shard: {error}") from None
         # Looked up once: h5py's name lookup costs about 30 us per dataset, several times the read of a 64-row slice.
         self._datasets = {name: self._file[name] for name in schema.ALL_DATASETS}
-        # (dataset, start, stop) ranges already found finite: a file open for reading does not change, and
-        # a reader kept open across epochs (a persistent loader worker) reads the same blocks every epoch.
-        self._finite_ranges: set[tuple[str, int, int]] = set()
+        # (dataset, start, stop) ranges already found finite in this version of the file, by any reader of
+        # this process: training reads the same blocks every epoch, and reopens its shards in the main process.
+        stat = self.path.stat()
+        version = (str(self.path.resolve()), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        self._finite_ranges = _FINITE_RANGES.setdefault(version, set())
 
     def __len__(self) -> int:
         return self.info.num_samples
