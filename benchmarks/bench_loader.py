@@ -21,7 +21,8 @@ Each loader runs with 0 (in-process), 1 and 2 workers for `--seconds` per point 
 as needed), in `--repeats` rounds over all loaders (a cell is the median round); the time to the
 first batch (worker start-up) is reported apart and not counted.
 Ratios: samples/s over (decode limit x cores used: the workers, or 1 in-process), for both decoders'
-limits, and over `tar` at the same worker count.
+limits, and over `tar` at the same worker count; samples per CPU second of the loader's processes (main
+and workers, measured) over the decode limit: its rate per core it actually kept busy.
 Timings on a shared machine are noisy: compare ratios within one run. Writes benchmarks/results/loader.json.
 
     .venv/bin/python benchmarks/bench_loader.py [--quick] [--sizes 64 128 256] [--seconds 4]
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import tarfile
 import tempfile
@@ -298,26 +300,46 @@ def decode_limit(paths: list[Path], seconds: float, decode_into=decode_rgb_into)
     return max(rates)
 
 
+def cpu_seconds(loader) -> float:
+    """CPU seconds used so far by this process (all its threads) and the loader's worker processes."""
+    total = time.process_time()
+    iterator = getattr(loader, "_iterator", None)  # persistent workers: the live iterator holds them
+    for worker in getattr(iterator, "_workers", []):
+        try:
+            fields = Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total
+
+
 def run_loader(make, workers: int, seconds: float) -> dict:
-    """Samples/s over about `seconds` of epochs after the first batch; start-up (first batch) apart."""
+    """Samples/s over about `seconds` of epochs after the first batch; start-up (first batch) apart.
+
+    Also the CPU time the loader used meanwhile (this process, which consumes the batches, and the
+    workers): samples per CPU second is the loader's rate per core it kept busy, whatever the machine's
+    number of cores (here two, shared by the main process and two workers).
+    """
     dataset, loader = make(workers)
     started = time.perf_counter()
-    startup, count, epoch, counting_since = None, 0, 0, None
+    startup, count, epoch, counting_since, cpu_since = None, 0, 0, None, 0.0
     while True:
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
         for batch in loader:
             if startup is None:
                 startup = time.perf_counter() - started
-                counting_since = time.perf_counter()
+                counting_since, cpu_since = time.perf_counter(), cpu_seconds(loader)
                 continue
             count += len(batch["frame"])
         epoch += 1
         if counting_since is not None and time.perf_counter() - counting_since >= seconds:
             break
     elapsed = time.perf_counter() - counting_since
+    cpu = cpu_seconds(loader) - cpu_since  # persistent workers still alive: their time is readable
     return {"samples": count, "seconds": round(elapsed, 2), "startup_s": round(startup, 3),
-            "samples_per_s": round(count / elapsed, 1), "epochs": epoch}
+            "samples_per_s": round(count / elapsed, 1), "epochs": epoch, "cpu_seconds": round(cpu, 2),
+            "cores_busy": round(cpu / elapsed, 2), "samples_per_cpu_s": round(count / cpu, 1) if cpu > 0 else None}
 
 
 def loaders(shards: list[Path], tars: list[Path]) -> dict:
@@ -391,6 +413,8 @@ def main() -> None:
                     point = dict(points[int(np.argsort(rates)[len(rates) // 2])], rounds_samples_per_s=rates)
                     point["of_decode_limit_per_core"] = round(point["samples_per_s"] / (limit * max(workers, 1)), 2)
                     point["of_cv2_decode_limit_per_core"] = round(point["samples_per_s"] / (limit_cv2 * max(workers, 1)), 2)
+                    if point["samples_per_cpu_s"]:
+                        point["of_decode_limit_per_cpu_s"] = round(point["samples_per_cpu_s"] / limit, 2)
                     entry[name][f"workers_{workers}"] = point
             for name in ("batches", "batches_unpacked", "batches_aug", "per_sample"):
                 for key, point in entry[name].items():
@@ -408,8 +432,8 @@ def table(results: dict) -> str:
         lines.append(f"| {size} | {stages['augment_uint8_hwc_us']:.0f} | {stages['augment_batched_us']:.0f} | "
                      f"{stages['jpeg_decode_us']:.0f} |")
     lines += ["", "| size | workers | decode limit/core (cv2) | batches | batches_unpacked | batches_aug | per_sample | "
-                  "tar | batches/limit/core (cv2) | batches/tar |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+                  "tar | batches/limit/core (cv2) | cores busy | batches per CPU s / limit | batches/tar |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for size, entry in results["sizes"].items():
         for key in entry["batches"]:
             b = entry["batches"][key]
@@ -418,7 +442,8 @@ def table(results: dict) -> str:
                          f"{entry['batches_unpacked'][key]['samples_per_s']:.0f} | "
                          f"{entry['batches_aug'][key]['samples_per_s']:.0f} | {entry['per_sample'][key]['samples_per_s']:.0f} | "
                          f"{entry['tar'][key]['samples_per_s']:.0f} | {b['of_decode_limit_per_core']:.2f} "
-                         f"({b['of_cv2_decode_limit_per_core']:.2f}) | {b['ratio_vs_tar']:.2f} |")
+                         f"({b['of_cv2_decode_limit_per_core']:.2f}) | {b['cores_busy']:.2f} | "
+                         f"{b.get('of_decode_limit_per_cpu_s', float('nan')):.2f} | {b['ratio_vs_tar']:.2f} |")
     return "\n".join(lines)
 
 
