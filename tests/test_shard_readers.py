@@ -1,5 +1,5 @@
-"""Loader workers keep their shards open across epochs (bounded, least recently used closed); the
-main process closes what it opened, so a later fork inherits no open HDF5 file."""
+"""Datasets keep their shards open across epochs (bounded, least recently used closed), in loader
+workers and in the main process; a fork inherits no open HDF5 file (they close before it, reopen after)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import h5py
 import pytest
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, IterableDataset
 
 from pose3d.shards.reader import ShardCache
 from pose3d.testing.shards import write_test_shard
@@ -52,14 +52,28 @@ def test_a_persistent_worker_opens_each_shard_once_over_epochs(shards, tmp_path,
     assert sorted(openings(cache)[opened_before_fork:]) == sorted(Path(s).name for s in shards)
 
 
-def test_the_main_process_closes_its_shards_after_each_epoch(shards, tmp_path):
+class OpenFilesInWorker(IterableDataset):
+    """Yields, from inside a freshly forked DataLoader worker, the HDF5 files the worker inherited open."""
+
+    def __iter__(self):
+        yield sorted(open_files())
+
+
+def test_the_main_process_keeps_its_shards_open_but_no_fork_inherits_them(shards, tmp_path):
     cache = CountingCache(tmp_path)
     dataset = ShardDataset(shards, shuffle_buffer=4, batch_size=4, batches=True, cache=cache)
+    ours = {str(Path(s).resolve()) for s in shards}
     opened_before = len(openings(cache))
     for epoch in range(2):
         dataset.set_epoch(epoch)
         assert sum(len(b["frame"]) for b in DataLoader(dataset, batch_size=None)) == 36
-        assert not open_files() & {str(Path(s).resolve()) for s in shards}
+        assert ours <= open_files()
+    assert len(openings(cache)) - opened_before == len(shards)  # opened once for both epochs
+    inherited = next(iter(DataLoader(OpenFilesInWorker(), batch_size=None, num_workers=1)))
+    assert not ours & set(inherited)  # closed before the fork ...
+    assert not ours & open_files()
+    dataset.set_epoch(2)
+    assert sum(len(b["frame"]) for b in DataLoader(dataset, batch_size=None)) == 36  # ... and reopened
     assert len(openings(cache)) - opened_before == 2 * len(shards)
 
 

@@ -49,9 +49,9 @@ device by `batch_to_device`), built straight from the blocks read; use it with
 arrays of the batch contract. `decode_on="device"` leaves the JPEG bytes for a batched decode on the device.
 Inside a DataLoader worker each batch is a `PackedBatch`: one reused shared-memory buffer to hand over.
 
-HDF5 files are opened lazily inside `__iter__` (i.e. inside each worker, after the fork). The main
-process closes them when the iteration ends (a later fork must not inherit open HDF5 files); a
-DataLoader worker keeps up to KEPT_READERS of them open for its next epochs (`ShardReaders`). The epoch and the start batch live in shared memory, so
+HDF5 files are opened lazily inside `__iter__` (i.e. inside each worker, after the fork) and kept open,
+up to KEPT_READERS of them, for the next epochs (`ShardReaders`); a process closes them all before it
+forks (a child must not inherit open HDF5 files) and reopens them on their next read. The epoch and the start batch live in shared memory, so
 persistent DataLoader workers see `set_epoch` and `skip_batches` made in the main process
 before each `iter(loader)`; the dataset hands its epoch to a `transform` with `set_epoch` too.
 """
@@ -59,6 +59,7 @@ before each `iter(loader)`; the dataset hands its epoch to a `transform` with `s
 from __future__ import annotations
 
 import os
+import weakref
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -81,14 +82,16 @@ KEPT_READERS = 64  # shards a loader worker keeps open between epochs (each hold
 class ShardReaders:
     """Open shards by index, least recently used closed beyond `capacity`.
 
-    A persistent DataLoader worker keeps its readers from one epoch to the next: reopening and
-    validating a shard costs about 1.5 ms, a few microseconds per sample of a 500-sample shard
-    every epoch, and a reader kept open does not check the same blocks for NaN again.
+    A dataset keeps its readers from one epoch to the next (in a persistent DataLoader worker, or in
+    the main process): reopening and validating a shard costs about 1.5 ms, a few microseconds per
+    sample of a 500-sample shard every epoch. Every instance closes its files before its process
+    forks (`_close_before_fork`) and reopens them when next read.
     """
 
     def __init__(self, paths: Sequence[str], cache: ShardCache | None, capacity: int = KEPT_READERS) -> None:
         self.paths, self.cache, self.capacity = paths, cache, capacity
         self._open: OrderedDict[int, ShardReader] = OrderedDict()
+        _LIVE_READERS.add(self)
 
     def __getitem__(self, shard: int) -> ShardReader:
         reader = self._open.get(shard)
@@ -103,6 +106,19 @@ class ShardReaders:
     def close(self) -> None:
         while self._open:
             self._open.popitem()[1].close()
+
+
+_LIVE_READERS: weakref.WeakSet[ShardReaders] = weakref.WeakSet()
+
+
+def _close_before_fork() -> None:
+    """A forked child must not inherit open HDF5 files (HDF5's state is not fork-safe): close them all."""
+    for readers in list(_LIVE_READERS):
+        readers.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_close_before_fork)
 
 
 def keypoints_layout(paths: Sequence[str | Path], cache: ShardCache | None = None) -> str:
@@ -188,18 +204,16 @@ class ShardDataset(IterableDataset):
         self.packed = packed  # batch mode in a worker: one reused shared buffer per batch (False: torch's per-tensor hand-over)
         # (epoch, start batch) in shared memory: persistent workers read what the main process set.
         self._state = torch.zeros(2, dtype=torch.int64).share_memory_()
-        self._kept_readers: tuple[int, ShardReaders] | None = None  # (pid, readers) of a loader worker
+        self._kept_readers: tuple[int, ShardReaders] | None = None  # (pid, readers): this process's open shards
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_kept_readers": None}  # open files do not travel to a new process
 
-    def _readers(self) -> tuple[ShardReaders, bool]:
-        """This iteration's readers and whether to close them at its end (yes, except in a loader worker)."""
-        if get_worker_info() is None:
-            return ShardReaders(self.paths, self.cache), True
+    def _readers(self) -> ShardReaders:
+        """This process's readers, kept across epochs (a forked worker starts its own)."""
         if self._kept_readers is None or self._kept_readers[0] != os.getpid():
             self._kept_readers = (os.getpid(), ShardReaders(self.paths, self.cache))
-        return self._kept_readers[1], False
+        return self._kept_readers[1]
 
     @property
     def epoch(self) -> int:
@@ -314,25 +328,21 @@ class ShardDataset(IterableDataset):
         block_of = [(shard, row - row % READ_BLOCK) for shard, row in mine]
         waiting = Counter(block_of)
         loaded: dict[tuple[int, int], dict[str, np.ndarray]] = {}
-        readers, close = self._readers()
+        readers = self._readers()
         pool = worker_pool() if self.packed and get_worker_info() is not None else None
-        try:
-            for first in range(0, len(mine), size):
-                rows = []
-                for (shard, row), block in zip(mine[first:first + size], block_of[first:first + size], strict=True):
-                    if block not in loaded:
-                        end = min(block[1] + READ_BLOCK, self.infos[shard].num_samples)
-                        loaded[block] = readers[shard].read(block[1], end, datasets=self.datasets)
-                    rows.append((loaded[block], row - block[1], self.infos[shard]))
-                batch = build_batch(rows, self.transform, self.decode_on)
-                yield PackedBatch.pack(batch, pool) if pool is not None else batch
-                for block in block_of[first:first + size]:
-                    waiting[block] -= 1
-                    if waiting[block] == 0:
-                        del loaded[block]
-        finally:
-            if close:
-                readers.close()
+        for first in range(0, len(mine), size):
+            rows = []
+            for (shard, row), block in zip(mine[first:first + size], block_of[first:first + size], strict=True):
+                if block not in loaded:
+                    end = min(block[1] + READ_BLOCK, self.infos[shard].num_samples)
+                    loaded[block] = readers[shard].read(block[1], end, datasets=self.datasets)
+                rows.append((loaded[block], row - block[1], self.infos[shard]))
+            batch = build_batch(rows, self.transform, self.decode_on)
+            yield PackedBatch.pack(batch, pool) if pool is not None else batch
+            for block in block_of[first:first + size]:
+                waiting[block] -= 1
+                if waiting[block] == 0:
+                    del loaded[block]
 
     def _training_rows(self) -> Iterator[tuple[dict, int]]:
         """Stored rows of this worker's batches (w, w + W, ... counted from `start_batch`), in order."""
@@ -344,37 +354,29 @@ class ShardDataset(IterableDataset):
             rows_of_block[block].append(row)
         waiting = Counter(block_of.values())
         loaded: dict[tuple[int, int], dict[int, dict]] = {}
-        readers, close = self._readers()
-        try:
-            for key in mine:
-                shard, row = key
-                block = block_of[key]
-                if block not in loaded:
-                    begin, end = block[1], min(block[1] + READ_BLOCK, self.infos[shard].num_samples)
-                    data = readers[shard].read(begin, end, datasets=self.datasets)
-                    loaded[block] = {r: {name: np.array(values[r - begin]) for name, values in data.items()}
-                                     for r in rows_of_block[block]}
-                yield loaded[block].pop(row), shard
-                waiting[block] -= 1
-                if waiting[block] == 0:
-                    del loaded[block]
-        finally:
-            if close:
-                readers.close()
+        readers = self._readers()
+        for key in mine:
+            shard, row = key
+            block = block_of[key]
+            if block not in loaded:
+                begin, end = block[1], min(block[1] + READ_BLOCK, self.infos[shard].num_samples)
+                data = readers[shard].read(begin, end, datasets=self.datasets)
+                loaded[block] = {r: {name: np.array(values[r - begin]) for name, values in data.items()}
+                                 for r in rows_of_block[block]}
+            yield loaded[block].pop(row), shard
+            waiting[block] -= 1
+            if waiting[block] == 0:
+                del loaded[block]
 
     def _read_rows(self, pieces: list[tuple[int, int, int]]) -> Iterator[tuple[dict, int]]:
         """Stored samples (images still encoded) of these pieces in file order, with their shard index."""
-        readers, close = self._readers()
-        try:
-            for shard, begin, end in pieces:
-                for b in range(begin, end, READ_BLOCK):
-                    batch = readers[shard].read(b, min(b + READ_BLOCK, end), datasets=self.datasets)
-                    for i in range(len(batch[schema.JOINTS_3D])):
-                        # Copies, so a kept row does not hold its whole block alive.
-                        yield {name: np.array(values[i]) for name, values in batch.items()}, shard
-        finally:
-            if close:
-                readers.close()
+        readers = self._readers()
+        for shard, begin, end in pieces:
+            for b in range(begin, end, READ_BLOCK):
+                batch = readers[shard].read(b, min(b + READ_BLOCK, end), datasets=self.datasets)
+                for i in range(len(batch[schema.JOINTS_3D])):
+                    # Copies, so a kept row does not hold its whole block alive.
+                    yield {name: np.array(values[i]) for name, values in batch.items()}, shard
 
 
 def keypoints_layout_of(infos: Sequence[ShardInfo]) -> str:
