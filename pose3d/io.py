@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -136,6 +137,13 @@ def decode_image_file(path: str | Path) -> tuple[np.ndarray | None, str]:
 
 
 _STDERR_LOCK = threading.Lock()
+# What the codecs print about damage (libjpeg's warnings: "Corrupt JPEG data: ...", "Premature end of JPEG
+# file", "Invalid SOS parameters ...", "Inconsistent progression sequence ..."; libpng's "libpng ...";
+# OpenCV's own decoder lines). File descriptor 2 is the whole process's: other libraries' threads write
+# there too while a frame decodes (TensorFlow Lite under MediaPipe: "INFO: Created TensorFlow Lite
+# XNNPACK delegate for CPU."), and a clean photo must not be skipped as damaged for it.
+_CODEC_MESSAGE = re.compile(r"JPEG|Corrupt|Premature end|Huffman|marker|scanlines|SOS parameters|progression|"
+                            r"libpng|libtiff|libwebp|grfmt|loadsave|imdecode", re.IGNORECASE)
 
 
 def _decode_watching_stderr(data: np.ndarray) -> tuple[np.ndarray | None, str]:
@@ -157,4 +165,5 @@ def _decode_watching_stderr(data: np.ndarray) -> tuple[np.ndarray | None, str]:
             os.close(saved)
         capture.seek(0)
         text = capture.read().decode(errors="replace")
-    return image, " | ".join(line.strip() for line in text.splitlines() if line.strip())
+    codec_lines = [line.strip() for line in text.splitlines() if _CODEC_MESSAGE.search(line)]
+    return image, " | ".join(codec_lines)

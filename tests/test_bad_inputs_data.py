@@ -115,6 +115,31 @@ def test_handled_clean_jpeg_and_png_decode(tmp_path, clean_jpeg):
         assert image is not None and problem == "", name
 
 
+def test_handled_another_threads_stderr_output_is_not_damage(tmp_path, clean_jpeg):
+    """MediaPipe's TensorFlow Lite logs to file descriptor 2 from its own threads while frames decode."""
+    import os
+    import threading
+
+    (tmp_path / "ok.jpg").write_bytes(clean_jpeg)
+    (tmp_path / "bad.jpg").write_bytes(corrupt_middle(clean_jpeg))
+    stop = threading.Event()
+
+    def chatter():
+        while not stop.is_set():
+            os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+
+    thread = threading.Thread(target=chatter, daemon=True)
+    thread.start()
+    try:
+        results = [decode_image_file(tmp_path / "ok.jpg") for _ in range(50)]
+        damaged = decode_image_file(tmp_path / "bad.jpg")
+    finally:
+        stop.set()
+        thread.join()
+    assert all(image is not None and problem == "" for image, problem in results)
+    assert damaged[0] is None and "Corrupt JPEG data" in damaged[1] and "TensorFlow" not in damaged[1]
+
+
 @pytest.mark.parametrize("damage", ["corrupt_middle", "truncated", "empty", "text", "png_truncated"])
 def test_skip_damaged_frames_are_counted_by_preprocess(tiny_synthetic, tmp_path, damage):
     source_root, config = tiny_synthetic

@@ -55,7 +55,9 @@ def mediapipe_backend():
 def lifter_checkpoint(tmp_path_factory):
     from pose3d.testing.lifter import train_tiny_lifter
 
-    return train_tiny_lifter(tmp_path_factory.mktemp("lifter"), steps=2000)
+    # 4000 steps: after 2000 its pelvis sat 48-59 mm from a hip on these photos on one machine (the bone
+    # check's floor is 50), the float rounding of another CPU deciding; after 4000, 87-189 mm.
+    return train_tiny_lifter(tmp_path_factory.mktemp("lifter"), steps=4000)
 
 
 def _read(path):
