@@ -129,7 +129,7 @@ class ShardReader:
         # Looked up once: h5py's name lookup costs about 30 us per dataset, several times the read of a 64-row slice.
         self._datasets = {name: self._file[name] for name in schema.ALL_DATASETS}
         # (dataset, start, stop) ranges already found finite in this version of the file, by any reader of
-        # this process: training reads the same blocks every epoch, and reopens its shards in the main process.
+        # this process: training reads the same blocks every epoch, and reopens its shards after each fork.
         stat = self.path.stat()
         version = (str(self.path.resolve()), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
         self._finite_ranges = _FINITE_RANGES.setdefault(version, set())

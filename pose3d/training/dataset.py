@@ -76,7 +76,7 @@ from pose3d.training.packed_batch import PackedBatch, worker_pool
 
 Sample = dict[str, Any]
 READ_BLOCK = 64  # samples read from a shard at once
-KEPT_READERS = 64  # shards a loader worker keeps open between epochs (each holds a file and its chunk cache)
+KEPT_READERS = 64  # shards a process keeps open between epochs (each holds a file and its chunk cache)
 
 
 class ShardReaders:
