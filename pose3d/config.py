@@ -194,6 +194,7 @@ class TrainConfig:
     preview_samples: int
     checkpoint_every_steps: int
     checkpoint_every_minutes: float
+    stop_before_time_limit_minutes: float
     select_on: str
     loss: LossWeights
     augment: AugmentConfig

@@ -37,9 +37,12 @@ rule train:
     benchmark:
         f"{BENCH}/train/{{model}}.tsv"
     threads: lambda wildcards: model_training_config(CFG, wildcards.model).train.num_workers + 1
+    # Most retries of train are a training stopped at its time limit, not short of memory: asking for
+    # more memory each time (x3, x4, ...) would leave the job waiting for a node that does not exist,
+    # and it resumes, so a longer runtime buys nothing. Memory doubles once (an out-of-memory kill).
     resources:
-        mem_mb=lambda wildcards, attempt: (16000 if train_wants_gpu() else 4000) * attempt,
-        runtime=lambda wildcards, attempt: 240 * attempt,
+        mem_mb=lambda wildcards, attempt: (16000 if train_wants_gpu() else 4000) * min(attempt, 2),
+        runtime=240,
         gpu=train_wants_gpu(),
     conda:
         CONDA_ENV

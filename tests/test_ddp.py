@@ -95,3 +95,29 @@ def test_two_ranks_stopped_by_sigterm_resume_to_the_straight_weights(tmp_path):
     assert resumed["step"] == straight["step"] == 32
     for name, weights in straight["model"].items():
         torch.testing.assert_close(resumed["model"][name], weights, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_two_ranks_past_the_slurm_deadline_stop_together_with_a_checkpoint(tmp_path, monkeypatch):
+    """Inside a SLURM job whose limit is nearer than train.stop_before_time_limit_minutes, both ranks
+    stop after the same step with one checkpoint, and the launcher says why torchrun failed."""
+    import time
+
+    import pytest
+
+    from pose3d.training.trainer import TrainingInterrupted
+
+    train = write_shards(tmp_path / "train", 2, 16, subject=1)
+    val = write_shards(tmp_path / "val", 1, 8, subject=9, seed=40)
+    config = config_from_dict(tiny_config_dict(tmp_path / "unused", train={
+        "epochs": 2, "device": "cpu", "gpus": 2, "batch_size": 2, "preview_samples": 0,
+        "stop_before_time_limit_minutes": 10,
+    }))
+    monkeypatch.setenv("SLURM_JOB_ID", "7")  # the workers inherit it, as srun's tasks do
+    monkeypatch.setenv("SLURM_JOB_END_TIME", f"{time.time() + 60:.0f}")  # a minute left, 10 wanted
+    out = tmp_path / "run"
+    with open(tmp_path / "run.log", "w") as log, pytest.raises(TrainingInterrupted, match="past the deadline"):
+        run_training(config, "transformer", train, val, out, output_stream=log)
+    text = (tmp_path / "run.log").read_text()
+    assert text.count("stopped at step 1, 10 min before the SLURM job's time limit") == 2, text[-3000:]
+    stopped = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert stopped["step"] == 1 and len(stopped["rng_per_rank"]) == 2

@@ -18,7 +18,8 @@ from pose3d.config import Config, model_training_config
 # how often it checkpoints. (num_workers is among them because the data order does not depend on
 # it: see pose3d.training.dataset.)
 NOT_WEIGHT_KEYS = frozenset(
-    {"log_every", "num_workers", "preview_samples", "device", "checkpoint_every_steps", "checkpoint_every_minutes"}
+    {"log_every", "num_workers", "preview_samples", "device", "checkpoint_every_steps", "checkpoint_every_minutes",
+     "stop_before_time_limit_minutes"}
 )
 
 

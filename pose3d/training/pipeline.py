@@ -130,6 +130,7 @@ def build_trainer(
     from pose3d.training.augment import BatchAugmentor
     from pose3d.training.dataset import ShardDataset
     from pose3d.training.loss import PoseLoss
+    from pose3d.training.time_limit import training_deadline
 
     config = model_training_config(config, model_name)
     fields = sample_fields(model_inputs(model_name, config))
@@ -200,6 +201,8 @@ def build_trainer(
         sample_log_dir=sample_log_dir,
         identity=resume_identity(config, model_name, train_shards, context.world_size,
                                  base_checkpoint if getattr(model, "base", None) is not None else None),
+        # Inside a SLURM job: stop with a checkpoint before its time limit (no checkpoints, no stop).
+        deadline=training_deadline(cfg.stop_before_time_limit_minutes) if out_dir is not None else None,
     )
 
 

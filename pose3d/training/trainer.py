@@ -10,8 +10,8 @@ Checkpoints hold everything a resume needs (model, optimizer, scheduler, step, e
 inside the epoch, best metric, history, every rank's RNG states), so resuming from
 `checkpoints/last.pt` continues exactly, at an epoch end or inside an epoch. The resume checkpoint
 is written at epoch ends, every `train.checkpoint_every_steps` steps, every
-`train.checkpoint_every_minutes`, and when SIGTERM or SIGUSR1 arrives (then training stops with
-`TrainingInterrupted`). Under DDP (torchrun) every rank trains; only rank 0 validates and writes.
+`train.checkpoint_every_minutes`, and when SIGTERM or SIGUSR1 arrives or the SLURM job's time limit
+is `train.stop_before_time_limit_minutes` away (then training stops with `TrainingInterrupted`). Under DDP (torchrun) every rank trains; only rank 0 validates and writes.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from pose3d.training.checkpoint import (
 from pose3d.training.distributed import DistContext, all_ranks_true, any_rank_true, barrier, gather_objects
 from pose3d.training.identity import identity_mismatch
 from pose3d.training.schedule import warmup_cosine_scheduler
+from pose3d.training.time_limit import Deadline
 from pose3d.validation import CheckpointError, load_state_checked
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)  # SLURM sends one of them befor
 
 
 class TrainingInterrupted(RuntimeError):
-    """Training stopped on a signal after writing its resume checkpoint; rerunning continues it."""
+    """Training stopped (a signal, the job's time limit near) after writing its resume checkpoint; rerunning continues it."""
 
 
 def autocast_context(amp: str, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
@@ -135,6 +136,7 @@ class Trainer:
         sample_log_dir: str | Path | None = None,
         identity: dict[str, Any] | None = None,
         val_split: str = "val",
+        deadline: Deadline | None = None,
     ) -> None:
         self.config = config
         self.val_split = val_split  # the split `val_loader` reads, named in history.json
@@ -168,6 +170,8 @@ class Trainer:
         self.identity = identity  # what a resume must match (see checkpoint.resume_identity)
         self.checkpoint_dir = self.out_dir / "checkpoints" if self.out_dir is not None else None
         self._stop_signal: int | None = None
+        self.deadline = deadline  # stop with a checkpoint once past it (the SLURM job's time limit near)
+        self._past_deadline = False
         self._last_checkpoint_time = time.monotonic()
         self.select_on = self.train_cfg.select_on  # best.pt: the lowest validation value of this metric
         self.best_metric = math.inf  # lowest validation `select_on` so far, mm
@@ -205,7 +209,8 @@ class Trainer:
                     record = {"epoch": self.epoch, "step": self.step, **train_stats, **val_stats}
                     self.history.append(record)
                     self._end_of_epoch(record)
-                    self._stop_if_signalled()
+                    if self.epoch < stop:  # after the last epoch the work is done: finish, do not stop
+                        self._stop_if_signalled()
             finally:
                 for loader in (self.train_loader, self.val_loader):
                     shut_down_workers(loader)  # at the end, on an error and on a stop signal alike
@@ -493,7 +498,8 @@ class Trainer:
         barrier(self.context)
 
     def _step_checkpoint(self) -> None:
-        """After an optimizer step: the resume checkpoint when due or signalled; stop when signalled."""
+        """After an optimizer step: the resume checkpoint when due or asked to stop; then stop if asked
+        (a signal, or past the deadline of the job's time limit)."""
         if self.checkpoint_dir is None:
             return
         every_steps = self.train_cfg.checkpoint_every_steps
@@ -501,7 +507,7 @@ class Trainer:
         due = (every_steps > 0 and self.step % every_steps == 0) or (
             every_seconds > 0 and time.monotonic() - self._last_checkpoint_time >= every_seconds)
         # One agreement for both: ranks' clocks and signal arrivals differ, their checkpoints must not.
-        stop = any_rank_true(self._stop_signal is not None, self.context)
+        stop = any_rank_true(self._stop_requested(), self.context)
         if stop or any_rank_true(due, self.context):
             started = time.perf_counter()
             self.save_checkpoint(self.checkpoint_dir / "last.pt")
@@ -509,16 +515,27 @@ class Trainer:
             log.info("checkpoint at step %d (epoch %d, %d steps into it) in %.1f s",
                      self.step, self.epoch + 1, self.epoch_step, time.perf_counter() - started)
         if stop:
-            self._stop_signal = self._stop_signal or signal.SIGTERM  # another rank was signalled
             self._stop_if_signalled()
 
+    def _stop_requested(self) -> bool:
+        if self.deadline is not None and not self._past_deadline:
+            self._past_deadline = self.deadline.reached()  # once past, stays past (a clock may step back)
+        return self._stop_signal is not None or self._past_deadline
+
     def _stop_if_signalled(self) -> None:
-        if any_rank_true(self._stop_signal is not None, self.context):
-            name = signal.Signals(self._stop_signal or signal.SIGTERM).name
-            raise TrainingInterrupted(
-                f"{self.model_name}: stopped by {name} at step {self.step}; "
-                f"the resume checkpoint {self.checkpoint_dir / 'last.pt'} continues it"
-            )
+        """Raise TrainingInterrupted when any rank was signalled or is past the deadline (checkpoint already written)."""
+        if not any_rank_true(self._stop_requested(), self.context):
+            return
+        if self._stop_signal is not None:
+            reason = f"on {signal.Signals(self._stop_signal).name}"
+        elif self._past_deadline and self.deadline is not None:
+            reason = self.deadline.describe()  # train.stop_before_time_limit_minutes
+        else:
+            reason = "as another rank was signalled or past the time-limit deadline"
+        raise TrainingInterrupted(
+            f"{self.model_name}: stopped at step {self.step}, {reason}; "
+            f"the resume checkpoint {self.checkpoint_dir / 'last.pt'} continues it"
+        )
 
     @contextlib.contextmanager
     def _stop_on_signals(self) -> Iterator[None]:
