@@ -146,3 +146,11 @@ def test_every_attempts_log_is_kept_though_the_rule_log_is_cleared(tmp_path):
     assert [line for line in lines if not line.startswith("=")] == [
         "resumed from step 0", "stopped at step 40", "resumed from step 40", "done"]
     assert sum(line.startswith("==========") and "attempt that ended" in line for line in lines) == 2
+
+
+def test_a_margin_shorter_than_validation_is_warned_about(tmp_path, shards, caplog):
+    trainer = _trainer(tmp_path, shards, tmp_path / "run")
+    trainer.deadline = Deadline(stop_at=time.time() + 3600, job_end=time.time() + 3600.001, margin_s=0.001)
+    with caplog.at_level(logging.WARNING, logger="pose3d.training.trainer"):
+        trainer.fit()
+    assert caplog.text.count("longer than train.stop_before_time_limit_minutes") == 1  # once, not every epoch

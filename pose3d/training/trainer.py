@@ -11,7 +11,8 @@ inside the epoch, best metric, history, every rank's RNG states), so resuming fr
 `checkpoints/last.pt` continues exactly, at an epoch end or inside an epoch. The resume checkpoint
 is written at epoch ends, every `train.checkpoint_every_steps` steps, every
 `train.checkpoint_every_minutes`, and when SIGTERM or SIGUSR1 arrives or the SLURM job's time limit
-is `train.stop_before_time_limit_minutes` away (then training stops with `TrainingInterrupted`). Under DDP (torchrun) every rank trains; only rank 0 validates and writes.
+is `train.stop_before_time_limit_minutes` away (then training stops with `TrainingInterrupted`).
+Under DDP (torchrun) every rank trains; only rank 0 validates and writes.
 """
 
 from __future__ import annotations
@@ -172,6 +173,7 @@ class Trainer:
         self._stop_signal: int | None = None
         self.deadline = deadline  # stop with a checkpoint once past it (the SLURM job's time limit near)
         self._past_deadline = False
+        self._warned_margin = False
         self._last_checkpoint_time = time.monotonic()
         self.select_on = self.train_cfg.select_on  # best.pt: the lowest validation value of this metric
         self.best_metric = math.inf  # lowest validation `select_on` so far, mm
@@ -205,6 +207,7 @@ class Trainer:
                     validation_started = time.perf_counter()
                     val_stats = self.validate(epoch)
                     val_stats["val_seconds"] = time.perf_counter() - validation_started
+                    self._check_margin_covers(val_stats["val_seconds"])
                     self.epoch, self.epoch_step, self._epoch_sums = epoch + 1, 0, {}
                     record = {"epoch": self.epoch, "step": self.step, **train_stats, **val_stats}
                     self.history.append(record)
@@ -516,6 +519,17 @@ class Trainer:
                      self.step, self.epoch + 1, self.epoch_step, time.perf_counter() - started)
         if stop:
             self._stop_if_signalled()
+
+    def _check_margin_covers(self, val_seconds: float) -> None:
+        """Warn (once) when validating takes longer than the margin before the time limit: the deadline
+        is checked after optimizer steps, so a job could reach its limit while validating and lose
+        the steps since its last checkpoint."""
+        if self.deadline is None or val_seconds < self.deadline.margin_s or self._warned_margin:
+            return
+        self._warned_margin = True
+        log.warning("validation took %.1f min, longer than train.stop_before_time_limit_minutes (%g): a job may "
+                    "reach its time limit while validating; raise that margin above the validation time",
+                    val_seconds / 60, self.deadline.margin_s / 60)
 
     def _stop_requested(self) -> bool:
         if self.deadline is not None and not self._past_deadline:
