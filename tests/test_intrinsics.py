@@ -19,11 +19,13 @@ from pose3d.perception import Frame
 WIDTH, HEIGHT = 400, 300
 
 
-def _photo(path, tags=None):
-    """A JPEG whose EXIF sub-IFD holds `tags` (tag number -> value)."""
+def _photo(path, tags=None, orientation=None):
+    """A JPEG stored WIDTH x HEIGHT whose EXIF sub-IFD holds `tags` (tag number -> value)."""
     image = Image.fromarray(np.full((HEIGHT, WIDTH, 3), 128, np.uint8))
     exif = Image.Exif()
     exif.get_ifd(0x8769).update(tags or {})
+    if orientation is not None:
+        exif[0x0112] = orientation
     image.save(path, exif=exif)
     return path
 
@@ -46,6 +48,19 @@ def test_exif_focal_length_and_focal_plane_resolution(tmp_path):
     intrinsics, source = _choose(path)
     assert source == "exif_focal_plane"
     np.testing.assert_allclose(intrinsics[0], 4.2 * 100.0 * WIDTH / 800)
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_a_portrait_photo_from_a_camera_on_its_side(tmp_path, orientation):
+    """Stored landscape, shown (and decoded) upright as portrait: the focal-plane resolution is along the
+    sensor's x axis, which is the decoded image's height, so the resize scale comes from that side."""
+    from pose3d.io import read_image
+
+    path = _photo(tmp_path / "portrait.jpg", {37386: 4.2, 41486: 1000.0, 41488: 3, 40962: 800}, orientation)
+    assert read_image(path).shape == (WIDTH, HEIGHT, 3)  # the decoder turned it upright
+    focal, source = exif_focal_px(path, HEIGHT, WIDTH)  # decoded: HEIGHT wide, WIDTH high
+    assert source == "exif_focal_plane"
+    assert focal == pytest.approx(4.2 * 100.0 * WIDTH / 800)  # as the same photo shot in landscape
 
 
 def test_without_exif_depthpro_then_the_default_fov(tmp_path):

@@ -32,6 +32,8 @@ FOCAL_LENGTH_35MM = 0xA405
 FOCAL_PLANE_X_RESOLUTION = 0xA20E
 FOCAL_PLANE_RESOLUTION_UNIT = 0xA210
 EXIF_IMAGE_WIDTH = 0xA002
+ORIENTATION = 0x0112  # in IFD0; 5-8: the stored pixels are turned a quarter from how the photo is shown
+QUARTER_TURNS = {5, 6, 7, 8}
 RESOLUTION_UNIT_MM = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}  # inch, cm, mm, micrometre
 
 
@@ -45,7 +47,9 @@ def exif_focal_px(path: str | Path, width: int, height: int) -> tuple[float, str
 
     `exif_35mm`: f_px = f35 * image diagonal / 43.27 mm (the 35 mm-equivalent focal length is defined on
     the diagonal). `exif_focal_plane`: f_px = f_mm * FocalPlaneXResolution / unit, scaled from the
-    EXIF image width to `width` when the photo was resized.
+    EXIF image width to the stored width when the photo was resized. `width` and `height` are the
+    decoded image's, which the decoder has turned upright by the EXIF orientation: for a portrait
+    photo from a camera held on its side the stored (sensor) width is the decoded height.
     """
     try:
         from PIL import Image
@@ -53,6 +57,7 @@ def exif_focal_px(path: str | Path, width: int, height: int) -> tuple[float, str
         with Image.open(path) as image:
             exif = image.getexif()
             tags = dict(exif.get_ifd(EXIF_IFD))
+            orientation = exif.get(ORIENTATION)
     except Exception as error:  # not a format PIL reads, or a broken EXIF block: no EXIF intrinsics
         log.debug("%s: no EXIF read (%s)", path, error)
         return None
@@ -65,7 +70,8 @@ def exif_focal_px(path: str | Path, width: int, height: int) -> tuple[float, str
     if focal_mm and plane_resolution and unit_mm and focal_mm > 0 and plane_resolution > 0:
         pixels_per_mm = plane_resolution / unit_mm
         exif_width = _number(tags.get(EXIF_IMAGE_WIDTH))
-        scale = width / exif_width if exif_width and exif_width > 0 else 1.0
+        stored_width = height if _number(orientation) in QUARTER_TURNS else width  # the sensor's x axis
+        scale = stored_width / exif_width if exif_width and exif_width > 0 else 1.0
         return focal_mm * pixels_per_mm * scale, "exif_focal_plane"
     return None
 
