@@ -23,6 +23,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pose3d.heif import decode_heif, is_heif
+
 log = logging.getLogger(__name__)
 
 
@@ -118,7 +120,7 @@ def read_image(path: str | Path) -> np.ndarray | None:
 
 
 def decode_image_file(path: str | Path) -> tuple[np.ndarray | None, str]:
-    """(image BGR or None, "" or why the file is not a clean image)."""
+    """(image BGR or None, "" or why the file is not a clean image); HEIC/HEIF too (`pose3d.heif`)."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
@@ -126,6 +128,8 @@ def decode_image_file(path: str | Path) -> tuple[np.ndarray | None, str]:
     if data.size == 0:
         return None, "empty file"
     raw = data.tobytes()
+    if is_heif(raw[:12]):  # an iPhone's photos: OpenCV has no HEIF decoder
+        return decode_heif(path)
     if raw[:2] == b"\xff\xd8" and not raw.rstrip(b"\x00").endswith(b"\xff\xd9"):
         return None, "truncated JPEG (no end-of-image marker)"
     image, warnings = _decode_watching_stderr(data)

@@ -197,6 +197,28 @@ def test_pose3d_infer_on_a_folder_of_real_photos(photos, lifter_checkpoint, tmp_
     assert (out / "contact_sheet.png").is_file()
 
 
+def test_pose3d_infer_on_an_iphone_heic_photo(photos, lifter_checkpoint, tmp_path):
+    """A HEIC photo (an iPhone's default format) with its EXIF focal length: read upright, the same person
+    found as in the JPEG it was made from, and the focal length taken from its EXIF."""
+    from pose3d.testing.heic import heic_from_jpeg
+
+    heic = heic_from_jpeg(photos / "bus.jpg", tmp_path / "phone" / "IMG_0001.HEIC", {0xA405: 26})
+    results = {}
+    for name, inputs in (("heic", heic), ("jpeg", photos / "bus.jpg")):
+        out = tmp_path / name
+        code = cli_main(["infer", "--checkpoint", str(lifter_checkpoint), "--input", str(inputs), "--output", str(out),
+                         "--keypoints-backend", "mediapipe", "--depth-backend", "none", "--device", "cpu"])
+        assert code == 0
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["images_processed"] == 1 and summary["people_found"] == 1, summary
+        results[name] = json.loads((out / f"{inputs.name}.json").read_text())  # outputs keep the extension
+    heic_result, jpeg_result = results["heic"], results["jpeg"]
+    assert heic_result["intrinsics"]["source"] == "exif_35mm" and jpeg_result["intrinsics"]["source"] == "default_fov"
+    ours = np.asarray(heic_result["people"][0]["keypoints_2d"]["points"])[:, :2]
+    theirs = np.asarray(jpeg_result["people"][0]["keypoints_2d"]["points"])[:, :2]
+    assert np.median(np.linalg.norm(ours - theirs, axis=1)) < 8.0  # px, on a 810 x 1080 photo
+
+
 def test_mediapipe_runs_once_per_yolo_person_box(photos, tmp_path):
     """`person_boxes: yolo`: YOLO's boxes (a tiny random-weight model here) choose where MediaPipe looks."""
     from pose3d.testing.tiny_models import save_tiny_yolo_pose

@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from pose3d.config import Config
+from pose3d.heif import HEIF_SUFFIXES
 from pose3d.perception.base import Frame
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", *HEIF_SUFFIXES)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pose3d.heif import register_heif_opener
 from pose3d.perception.base import Frame
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def exif_focal_px(path: str | Path, width: int, height: int) -> tuple[float, str
     try:
         from PIL import Image
 
+        register_heif_opener()  # an iPhone's HEIC photos carry their EXIF too
         with Image.open(path) as image:
             exif = image.getexif()
             tags = dict(exif.get_ifd(EXIF_IFD))
