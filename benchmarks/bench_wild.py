@@ -5,8 +5,9 @@ the mediapipe keypoint backend and no depth, and reports the PA-MPJPE between th
 MediaPipe's own 3D (`pose_world_landmarks` mapped to Human3.6M-17). That is a CONSISTENCY figure
 between two estimators, NOT an error against ground truth (these photos have none). The lifter
 is `--checkpoint`, else the small one `pose3d.testing.lifter` trains here in seconds on fake
-poses (no accuracy reference). Also times the stages. Writes benchmarks/results/wild.json, and
-with --contact-sheet a small PNG of the photos' panels.
+poses (no accuracy reference). Also times the stages, and the decode of each photo as its JPEG
+(OpenCV, the baseline) and as HEIC (an iPhone's format, pillow-heif; made here from the JPEG).
+Writes benchmarks/results/wild.json, and with --contact-sheet a small PNG of the photos' panels.
 
     .venv/bin/python benchmarks/bench_wild.py [--checkpoint results/models/lifter/best.pt] [--contact-sheet docs/in_the_wild.png]
 """
@@ -27,6 +28,32 @@ from benchmarks.harness import offline_environment, write_results  # noqa: E402
 offline_environment()
 
 PHOTOS = ("bus.jpg", "zidane.jpg")
+DECODE_REPEATS = 20
+
+
+def decode_times(assets: Path) -> dict:
+    """Median ms to read each photo as JPEG (OpenCV) and as HEIC (pillow-heif), through pose3d.io.read_image."""
+    import time
+
+    import numpy as np
+
+    from pose3d.io import read_image
+    from pose3d.testing.heic import heic_from_jpeg
+
+    times = {}
+    with tempfile.TemporaryDirectory(prefix="bench-heic-") as scratch:
+        for name in PHOTOS:
+            heic = heic_from_jpeg(assets / name, Path(scratch) / f"{Path(name).stem}.heic")
+            medians = {}
+            for kind, path in (("jpeg", assets / name), ("heic", heic)):
+                samples = []
+                for _ in range(DECODE_REPEATS):
+                    started = time.perf_counter()
+                    read_image(path)
+                    samples.append(time.perf_counter() - started)
+                medians[kind] = round(1000 * float(np.median(samples)), 2)
+            times[name] = {**medians, "heic_over_jpeg": round(medians["heic"] / medians["jpeg"], 2)}
+    return times
 
 
 def main() -> None:
@@ -76,6 +103,7 @@ def main() -> None:
             small = cv2.resize(sheet, (760, round(sheet.shape[0] * scale)), interpolation=cv2.INTER_AREA)
             files.write_png(args.contact_sheet, small[..., ::-1])
             print(f"wrote {args.contact_sheet}")
+    decode = decode_times(ASSETS)
     results = {
         "benchmark": "wild",
         "inputs": "ultralytics assets bus.jpg, zidane.jpg; mediapipe 0.10.14 BlazePose (full), no depth, CPU",
@@ -85,9 +113,10 @@ def main() -> None:
         "per_photo": per_photo,
         "stage_seconds": summary["stage_seconds"],
         "images_per_second": summary["images_per_second"],
+        "decode_ms_per_photo": decode,
         "note": "wall-clock on a shared machine: noisy",
     }
-    print(json.dumps(per_photo, indent=1))
+    print(json.dumps({"per_photo": per_photo, "decode_ms_per_photo": decode}, indent=1))
     write_results(args.output, results)
 
 
