@@ -52,10 +52,12 @@ def exif_focal_px(path: str | Path, width: int, height: int) -> tuple[float, str
     decoded image's, which the decoder has turned upright by the EXIF orientation: for a portrait
     photo from a camera held on its side the stored (sensor) width is the decoded height.
     """
+    # An iPhone's HEIC photos carry their EXIF too. Outside the try: a missing pillow-heif must be an
+    # error, not every photo's EXIF silently ignored.
+    register_heif_opener()
     try:
         from PIL import Image
 
-        register_heif_opener()  # an iPhone's HEIC photos carry their EXIF too
         with Image.open(path) as image:
             exif = image.getexif()
             tags = dict(exif.get_ifd(EXIF_IFD))
