@@ -8,7 +8,7 @@ and mirroring (its `irot` / `imir` boxes), so the image comes out upright as the
 from __future__ import annotations
 
 import functools
-from pathlib import Path
+import io
 
 import numpy as np
 
@@ -30,13 +30,14 @@ def register_heif_opener() -> None:
     register()
 
 
-def decode_heif(path: str | Path) -> tuple[np.ndarray | None, str]:
-    """(image (H, W, 3) uint8 BGR, as OpenCV decodes other formats, or None; "" or why it is not a clean image)."""
+def decode_heif(data: bytes) -> tuple[np.ndarray | None, str]:
+    """A HEIF file's bytes -> (image (H, W, 3) uint8 BGR, as OpenCV decodes other formats, or None;
+    "" or why it is not a clean image)."""
     from PIL import Image
 
     register_heif_opener()
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data)) as image:
             rgb = np.asarray(image.convert("RGB"))
     except (OSError, ValueError, RuntimeError) as error:  # truncated, damaged container, unsupported coding
         return None, f"not a decodable HEIF image ({error})"

@@ -129,7 +129,7 @@ def decode_image_file(path: str | Path) -> tuple[np.ndarray | None, str]:
         return None, "empty file"
     raw = data.tobytes()
     if is_heif(raw[:12]):  # an iPhone's photos: OpenCV has no HEIF decoder
-        return decode_heif(path)
+        return decode_heif(raw)
     if raw[:2] == b"\xff\xd8" and not raw.rstrip(b"\x00").endswith(b"\xff\xd9"):
         return None, "truncated JPEG (no end-of-image marker)"
     image, warnings = _decode_watching_stderr(data)

@@ -121,9 +121,6 @@ def run_training(
         from pose3d.training.time_limit import training_deadline
         from pose3d.training.trainer import STOP_SIGNALS, TrainingInterrupted
 
-        # The workers find and announce the same deadline; here only to name why torchrun failed.
-        deadline = training_deadline(config.train.stop_before_time_limit_minutes, announce=False)
-
         command = torchrun_command(nproc, args)
         log.info("launching %d processes: %s", nproc, " ".join(command))
         process = subprocess.Popen(command, stdout=output_stream,
@@ -143,7 +140,9 @@ def run_training(
         if received:
             raise TrainingInterrupted(f"{model_name}: stopped by {signal.Signals(received[0]).name} (torchrun exit "
                                       f"code {returncode}); the checkpoint in {out_dir / 'checkpoints'} continues it")
-        if returncode != 0 and deadline is not None and deadline.reached():
+        # The workers found and announced the deadline; asked here only when torchrun failed, to say why.
+        deadline = training_deadline(config.train.stop_before_time_limit_minutes, announce=False) if returncode else None
+        if deadline is not None and deadline.reached():
             # The workers stop together past the deadline and exit 75; torchrun reports that as a failure.
             raise TrainingInterrupted(f"{model_name}: torchrun exited {returncode} past the deadline "
                                       f"{deadline.describe()}; the workers' log says whether they stopped for it, "
