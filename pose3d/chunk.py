@@ -4,8 +4,10 @@ Input per sequence: `results/preprocessed/{sequence}.h5` (schema "pose3d.preproc
 per-frame status, 2D keypoints and box in original pixels, a square crop (x0, y0, side),
 the depth already cut to that square, camera-space joints and intrinsics). For each frame
 with status 0 the original image is read, the same square is warped to `shards.image_size`,
-and the keypoints are moved to crop pixels. Frames are skipped, counted and logged when the
-preprocess status is not ok, the image cannot be read, or the joints are not finite.
+and the keypoints are moved to crop pixels. A frame whose annotated subject the detector missed
+(status no_person with a crop) becomes a sample without 2D keypoints (every score 0): split keeps
+it for validation and test only. Other frames are skipped, counted and logged when the preprocess
+status is not ok, the image cannot be read, or the joints are not finite.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pose3d.cropping import crop_image, keypoints_to_crop
 from pose3d.io import read_image
 from pose3d.preprocess import SCHEMA_NAME as PREPROCESSED_SCHEMA
 from pose3d.preprocess import SCHEMA_VERSION as PREPROCESSED_VERSION
-from pose3d.preprocess import STATUS_NAMES
+from pose3d.preprocess import STATUS_NAMES, STATUS_NO_PERSON, STATUS_OK
 from pose3d.shards import schema
 from pose3d.shards.writer import ShardWriter, encode_image
 
@@ -50,12 +52,14 @@ class ChunkReport:
     subject: int
     samples: int = 0
     frames_seen: int = 0
+    samples_without_person: int = 0  # of `samples`: the detector missed the subject; no 2D keypoints
     skipped: Counter = field(default_factory=Counter)  # reason -> count
     skipped_files: list[str] = field(default_factory=list)  # images that could not be read
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "subject": self.subject, "samples": self.samples, "frames_seen": self.frames_seen,
+            "samples_without_person": self.samples_without_person,
             "skipped": dict(self.skipped), "skipped_files": self.skipped_files,
         }
 
@@ -131,8 +135,9 @@ def chunk_subject(
                     writer.append_sample({**sample, **provenance, schema.FRAME: int(arrays["frame"][i])})
                     report.samples += 1
     skipped = sum(report.skipped.values())
-    log.info("chunk S%s: %d samples from %d frames, %d skipped %s -> %s",
-             subject, report.samples, report.frames_seen, skipped, dict(report.skipped), output_h5)
+    log.info("chunk S%s: %d samples from %d frames (%d without a detected person), %d skipped %s -> %s",
+             subject, report.samples, report.frames_seen, report.samples_without_person, skipped,
+             dict(report.skipped), output_h5)
     if report.samples == 0:
         log.warning("chunk S%s: no usable frame; %s is an empty shard", subject, output_h5)
     return report
@@ -144,7 +149,8 @@ def _chunk_frame(
 ) -> dict[str, Any] | None:
     """One frame -> a shard sample, or None (skip counted in `report`)."""
     status = int(arrays["status"][i])
-    if status != 0:
+    missed = status == STATUS_NO_PERSON and bool(np.all(np.isfinite(arrays["crop"][i])))
+    if status != STATUS_OK and not missed:
         report.skipped[f"preprocess_{STATUS_NAMES.get(status, status)}"] += 1
         return None
     joints = np.asarray(arrays["joints_cam_mm"][i], dtype=np.float32)
@@ -166,10 +172,13 @@ def _chunk_frame(
     if depth.shape != (depth_size, depth_size):
         # Same square, another resolution: resample without blending valid and empty pixels.
         depth = cv2.resize(depth, (depth_size, depth_size), interpolation=cv2.INTER_NEAREST_EXACT)  # centre-aligned
+    if missed:
+        report.samples_without_person += 1
+    keypoints = np.zeros((17, 3), np.float32) if missed else keypoints_to_crop(arrays["keypoints_2d"][i], crop)
     return {
         schema.IMAGE: encode_image(rgb, codec, quality),
         schema.DEPTH: depth.astype(np.float16),
-        schema.KEYPOINTS_2D: keypoints_to_crop(arrays["keypoints_2d"][i], crop),
+        schema.KEYPOINTS_2D: keypoints,
         schema.JOINTS_3D: joints,
         schema.INTRINSICS: np.asarray(arrays["intrinsics"][i], dtype=np.float32),
         schema.CROP: crop,

@@ -61,6 +61,7 @@ class KeypointsConfig:
     swap_prob: float
     occluded_drop_prob: float
     person_boxes: str
+    miss_prob: float
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ backends, "none" for the real models).
 | frame          | (N,) int32                    | frame_idx (0-based, as in the annotations) |
 | image_file     | (N,) utf-8 str                | image path relative to the dataset root's `images/` |
 | status         | (N,) uint8                    | 0 ok, 1 no_person, 2 unreadable_image, 3 missing_annotation, 4 missing_depth |
-| keypoints_2d   | (N, 17, 3) float32            | (x, y, score) in original pixels, `keypoints_layout`; NaN when not ok |
+| keypoints_2d   | (N, 17, 3) float32            | (x, y, score) in original pixels, `keypoints_layout`; NaN when not ok (zeros for a missed annotated subject) |
 | box            | (N, 4) float32                | person box xyxy, original pixels; NaN when not ok |
 | person_score   | (N,) float32                  | detector confidence of the chosen person (1 for groundtruth); NaN when not ok |
 | crop           | (N, 3) float32                | square crop (x0, y0, side) in original pixels; NaN when not ok |
@@ -32,7 +32,10 @@ backends, "none" for the real models).
 | intrinsics     | (N, 4) float32                | fx, fy, cx, cy of the original image (annotated camera) |
 
 A frame's status is the first failing check, in this order: image unreadable (or a JPEG
-without its end marker), no ground-truth joints, no depth map, nobody detected.
+without its end marker), no ground-truth joints, no depth map, nobody detected. A `no_person`
+frame whose subject has an annotated box keeps that box, its crop and depth, and keypoints of
+score 0 (person_score 0): chunk writes it as a sample without 2D keypoints, split leaves it out of
+training and keeps it for validation and test, where the protocol counts every frame.
 """
 
 from __future__ import annotations
@@ -216,6 +219,7 @@ def preprocess_sequence(
     _write_h5(Path(output_h5), attrs, out, image_files)
     seconds = time.perf_counter() - started
     kept = int(np.sum(out["status"] == STATUS_OK))
+    missed = int(np.sum((out["status"] == STATUS_NO_PERSON) & np.isfinite(out["crop"][:, 2])))
     report = {
         "sequence": sequence_name,
         "keypoints_backend": kp_settings.backend,
@@ -223,6 +227,8 @@ def preprocess_sequence(
         "frame_step": frame_step,
         "frames_seen": n,
         "frames_kept": kept,
+        # no_person frames cropped at the annotated box, without keypoints: evaluated, never trained on.
+        "frames_missed_kept_for_evaluation": missed,
         "skipped": {name: {"count": len(paths), "paths": paths} for name, paths in skipped.items()},
         # Frames the annotations list but the reader dropped before preprocess saw them (no rows here).
         "skipped_by_reader": dict(record.skipped),
@@ -231,8 +237,9 @@ def preprocess_sequence(
         "frames_per_second": round(n / seconds, 2) if seconds > 0 else None,
     }
     files.write_json(report_json, report)
-    log.info("%s: kept %d of %d frames (%s)", sequence_name, kept, n,
-             ", ".join(f"{k} {len(v)}" for k, v in skipped.items() if v) or "no skips")
+    log.info("%s: kept %d of %d frames (%s)%s", sequence_name, kept, n,
+             ", ".join(f"{k} {len(v)}" for k, v in skipped.items() if v) or "no skips",
+             f"; {missed} frames whose subject was missed kept for evaluation, without keypoints" if missed else "")
     return report
 
 
@@ -264,18 +271,27 @@ def _perceive(
         person = select_person(found, frame.bbox_xyxy)
         if person is None:
             out["status"][i] = STATUS_NO_PERSON
-            continue
-        box = found.boxes_xyxy[person]
+            if not _has_box(frame.bbox_xyxy):
+                continue
+            # The annotated subject was missed. Its frame stays usable for evaluation, as the protocol
+            # counts every frame: cropped at the annotated box, with no 2D keypoints (every score 0).
+            box, keypoints, score = frame.bbox_xyxy, np.zeros((17, 3), np.float32), 0.0
+        else:
+            out["status"][i] = STATUS_OK
+            box, keypoints, score = found.boxes_xyxy[person], found.keypoints[person], found.scores[person]
         # The crop inference cuts too (`cropping.crop_person`): the depth pixels sit where training reads them.
         crop = square_crop_from_box(box, image_size, padding)
         depth_crop = cropping.crop_depth(depth.depth_m, crop, image_size, depth_size, frame.image.shape[:2])
-        out["status"][i] = STATUS_OK
-        out["keypoints_2d"][i] = found.keypoints[person]
+        out["keypoints_2d"][i] = keypoints
         out["box"][i] = box
-        out["person_score"][i] = found.scores[person]
+        out["person_score"][i] = score
         out["crop"][i] = (crop[0], crop[1], crop[2] * image_size)
         out["depth"][i] = depth_crop.astype(np.float16)
         out["focal_estimate"][i] = depth.focal_px
+
+
+def _has_box(box_xyxy: np.ndarray | None) -> bool:
+    return box_xyxy is not None and bool(np.all(np.isfinite(box_xyxy))) and box_xyxy[2] > box_xyxy[0] and box_xyxy[3] > box_xyxy[1]
 
 
 def _empty_outputs(n: int, depth_size: int) -> dict[str, np.ndarray]:

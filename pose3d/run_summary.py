@@ -34,16 +34,20 @@ def _preprocess_lines(results: Path) -> list[str]:
     reports = sorted((results / "preprocessed").glob("*.report.json"))
     if not reports:
         return []
-    seen = kept = 0
+    seen = kept = missed = 0
     skipped: dict[str, int] = {}
     for report in reports:
         content = _load_json(report) or {}
         seen += int(content.get("frames_seen", 0))
         kept += int(content.get("frames_kept", 0))
+        missed += int(content.get("frames_missed_kept_for_evaluation", 0))
         for reason, detail in (content.get("skipped") or {}).items():
             skipped[reason] = skipped.get(reason, 0) + int(detail.get("count", 0))
     reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(skipped.items()) if count) or "none"
-    return [f"preprocess: {len(reports)} sequences, {kept}/{seen} frames kept (skipped: {reasons})"]
+    line = f"preprocess: {len(reports)} sequences, {kept}/{seen} frames kept (skipped: {reasons})"
+    if missed:
+        line += f"; {missed} of the no_person frames kept for evaluation without 2D keypoints (never trained on)"
+    return [line]
 
 
 def _dataset_lines(results: Path) -> list[str]:
@@ -83,7 +87,7 @@ def _metric_lines(results: Path) -> list[str]:
             f"eval {metrics_path.parent.name}: {metrics.get('split', 'test')} MPJPE {model['mpjpe']:.1f} mm, PA-MPJPE "
             f"{model.get('pa_mpjpe', float('nan')):.1f} mm (mean-pose baseline {baseline.get('mpjpe', float('nan')):.1f} mm, "
             f"ratio {metrics.get('mpjpe_ratio_to_baseline', float('nan')):.2f}; inputs: {inputs.get('kind', 'unknown')})"
-            f" -> {metrics_path.parent}"
+            f"{_missed_note(metrics)} -> {metrics_path.parent}"
         )
         described = (inputs.get("keypoints"), inputs.get("depth"))
         if all(described) and described not in seen_inputs:
@@ -93,6 +97,16 @@ def _metric_lines(results: Path) -> list[str]:
     for keypoints, depth in seen_inputs:
         lines.append(f"eval inputs: 2D keypoints = {keypoints}; depth = {depth}")
     return lines
+
+
+def _missed_note(metrics: dict) -> str:
+    """", subject missed in N of M samples (included; X mm over the others)" when the detector missed anyone."""
+    missed = metrics.get("people_missed") or {}
+    if not missed.get("samples"):
+        return ""
+    others = missed.get("mpjpe_over_the_others")
+    return (f"; subject missed in {missed['samples']} of {metrics.get('num_samples', '?')} samples (included"
+            + (f"; {others:.1f} mm over the others)" if others is not None else ")"))
 
 
 def _infer_lines(results: Path) -> list[str]:

@@ -155,7 +155,7 @@ def test_select_person_prefers_the_annotated_box_then_area_times_confidence():
     )
     assert select_person(found) == 2  # 3600 * 0.4 beats 2500 * 0.5 and 100 * 0.9
     assert select_person(found, np.array([48.0, 52, 98, 101])) == 1  # the annotated person
-    assert select_person(found, np.array([200.0, 200, 210, 210])) == 2  # nothing overlaps: fall back
+    assert select_person(found, np.array([200.0, 200, 210, 210])) is None  # the subject was missed: nobody else
     assert select_person(Detections.empty()) is None
 
 

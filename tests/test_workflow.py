@@ -45,6 +45,16 @@ def _keys(paths: list[Path]) -> list[tuple[int, ...]]:
     return keys
 
 
+def _missed_keys(paths: list[Path]) -> list[tuple[int, ...]]:
+    """Provenance of the samples whose subject the (simulated) detector missed."""
+    keys = []
+    for path in paths:
+        with h5py.File(path, "r") as handle:
+            missed = ~schema.person_detected(handle[schema.KEYPOINTS_2D][()])
+            keys += [key for key, miss in zip(_keys([path]), missed, strict=True) if miss]
+    return keys
+
+
 def _jobs_of(dry_run_output: str) -> set[str]:
     """Rule names listed in a dry run's job table (`rule  count` lines between header and total)."""
     rules, in_table = set(), False
@@ -114,6 +124,8 @@ def test_whole_dag_end_to_end(tmp_path):
         workdir / "resources" / "synthetic",
         dataset={"actions": [2], "cameras": [1], "subactions": [1, 2], "frame_step": 2, "test_frame_step": 4},
         train={"batch_size": 2},
+        # The detector misses some subjects: never trained on, evaluated with the rest.
+        perception={"keypoints": {"miss_prob": 0.2}},
         # The transformer as the default trains it, on the lifter; the cnn from scratch (the tiny config's).
         model={"lifter": {"train": {"batch_size": 2}}, "transformer": {"base_model": "lifter"}},
     )
@@ -135,7 +147,11 @@ def test_whole_dag_end_to_end(tmp_path):
     train_keys = _keys([workdir / path for path in train_shards])
     val_keys = _keys([workdir / path for path in val_shards])
     test_keys = _keys([workdir / path for path in test_shards])
-    assert sorted(train_keys + val_keys) == sorted(k for k in all_keys if k[0] == 1)
+    missed = _missed_keys(chunks)
+    # This seed misses one frame of S1's training take, two of its validation take and one of S9's.
+    assert len({k[:3] for k in missed if k[0] == 1}) == 2 and any(k[0] == 9 for k in missed), missed
+    assert not set(missed) & set(train_keys) and set(missed) & set(val_keys)
+    assert sorted(train_keys + val_keys) == sorted(k for k in all_keys if k[0] == 1 and (k not in missed or k in val_keys))
     assert len({k[:3] for k in val_keys}) == 1 and len(val_keys) == frames  # one whole take of S1
     assert not {k[:3] for k in val_keys} & {k[:3] for k in train_keys}
     assert sorted(test_keys) == sorted(k for k in all_keys if k[0] == 9)
@@ -144,6 +160,8 @@ def test_whole_dag_end_to_end(tmp_path):
     for model in config["models"]:
         metrics = json.loads((workdir / "results" / "eval" / model / "metrics.json").read_text())
         assert metrics["split"] == "test" and metrics["inputs"]["kind"] == "simulated perception", model
+        assert metrics["num_samples"] == len(test_keys), model  # every test frame, missed subjects included
+        assert metrics["people_missed"]["samples"] == sum(k[0] == 9 for k in missed), model
         mpjpe[model] = metrics["model"]["average"]["mpjpe"]
         assert (workdir / "results" / "models" / model / "checkpoints" / "last.pt").is_file()
         history = json.loads((workdir / "results" / "models" / model / "history.json").read_text())

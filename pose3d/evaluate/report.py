@@ -76,6 +76,21 @@ def _header() -> list[str]:
     return ["action", "samples"] + [f"model_{m}" for m in METRIC_NAMES] + [f"baseline_{m}" for m in METRIC_NAMES]
 
 
+def _missed_lines(results: dict[str, Any]) -> list[str]:
+    """metrics.md's note on samples whose subject the detector missed (none: no note)."""
+    missed = results.get("people_missed") or {}
+    if not missed.get("samples"):
+        return []
+    others = missed.get("mpjpe_over_the_others")
+    per_action = ", ".join(f"{action} {count}" for action, count in missed.get("per_action", {}).items())
+    return [
+        f"- The detector missed the subject in **{missed['samples']}** of {results['num_samples']} samples ({per_action}). "
+        "They are in every figure below, predicted without 2D keypoints from the annotated box's crop: the protocol "
+        "counts every frame." + (f" MPJPE over the other samples: {others:.1f} mm." if others is not None else ""),
+        "",
+    ]
+
+
 def write_reports(results: dict[str, Any], actions: np.ndarray, out_dir: str | Path) -> None:
     """metrics.json (everything), per_action.csv and metrics.md (model beside the baseline), in mm."""
     out_dir = Path(out_dir)
@@ -103,6 +118,7 @@ def write_reports(results: dict[str, Any], actions: np.ndarray, out_dir: str | P
         f"- Inputs: **{inputs.get('kind', 'unknown')}**. 2D keypoints: {inputs.get('keypoints', 'unknown')}."
         f" Depth: {inputs.get('depth', 'unknown')}.",
         "",
+        *_missed_lines(results),
         "Errors in mm. `average` is the mean over actions (each action weighs the same), as the literature reports.",
         f"Baseline: the training set's mean root-relative pose. MPJPE model / baseline = {results['mpjpe_ratio_to_baseline']:.3f}.",
         "",

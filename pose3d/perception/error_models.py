@@ -12,7 +12,8 @@ Detector (`DetectorErrors`, for the `groundtruth` keypoint backend, Human3.6M-17
 - self-occlusion from the 3D pose: a joint hidden behind a limb or the torso (closer to the camera
   and within a limb's thickness in the image) gets a low score, a larger error, and is dropped
   (score 0) with probability `occluded_drop_prob`;
-- the score of a visible joint falls with its error, as a heatmap peak does.
+- the score of a visible joint falls with its error, as a heatmap peak does;
+- with probability `miss_prob` per frame the subject is not found at all (no detection).
 
 Depth estimator (`DepthEstimatorErrors`, for the `dataset` depth backend), per image:
 - a global scale error exp(N(0, scale_log_std)): metric depth from one image is mostly wrong by a factor;
@@ -65,6 +66,7 @@ class DetectorErrors:
     relative_error: float
     swap_prob: float
     occluded_drop_prob: float
+    miss_prob: float = 0.0  # the backend finds nobody in the frame (see `GroundTruthKeypoints`)
 
     def __call__(
         self, pixels: np.ndarray, joints_cam_mm: np.ndarray, person_height_px: float, rng: np.random.Generator

@@ -61,15 +61,15 @@ def select_person(
 
     Rule: with an annotated person box, the detection overlapping it most (IoU >= `min_iou`)
     wins, because Human3.6M annotates exactly one subject and bystanders or reflections must not
-    replace them. Otherwise (no box, or nothing overlaps it) the largest box area x confidence
-    wins: the subject is usually the biggest, surest person in the frame.
+    replace them; when nothing overlaps it the subject was missed (None): anyone else's keypoints
+    paired with the subject's 3D joints would be a wrong sample. Without a box the largest box
+    area x confidence wins: the subject is usually the biggest, surest person in the frame.
     """
     if len(detections) == 0:
         return None
     if annotated_box_xyxy is not None and np.all(np.isfinite(annotated_box_xyxy)):
         iou = box_iou(detections.boxes_xyxy, annotated_box_xyxy)
-        if iou.max() >= min_iou:
-            return int(np.argmax(iou))
+        return int(np.argmax(iou)) if iou.max() >= min_iou else None
     boxes = detections.boxes_xyxy.astype(np.float64)
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     return int(np.argmax(area * detections.scores))
@@ -185,6 +185,9 @@ class GroundTruthKeypoints:
                 return Detections.empty()
             box = np.concatenate([visible.min(axis=0), visible.max(axis=0)])
         scores = in_front.astype(np.float64)
+        # Drawn only when misses are simulated, so runs without them keep the same random stream.
+        if self.errors is not None and self.errors.miss_prob > 0 and self.rng.random() < self.errors.miss_prob:
+            return Detections.empty()
         if self.errors is not None:
             person_height_px = float(max(box[2] - box[0], box[3] - box[1]))
             detected = self.errors(pixels, joints, person_height_px, self.rng)
@@ -250,7 +253,8 @@ def keypoint_backend_from_config(config: Config, seed: int = 0) -> YoloKeypoints
     settings = config.perception.keypoints
     errors = None
     if settings.error_model == "realistic":
-        errors = DetectorErrors(settings.relative_error, settings.swap_prob, settings.occluded_drop_prob)
+        errors = DetectorErrors(settings.relative_error, settings.swap_prob, settings.occluded_drop_prob,
+                                settings.miss_prob)
     return build_keypoint_backend(
         settings.backend, weights=settings.weights, batch_size=settings.batch_size,
         confidence=settings.confidence, device=config.perception.device, noise_px=settings.noise_px,

@@ -1,5 +1,8 @@
 """The split into train, validation and test shards: test by subject, validation by whole takes.
 
+Samples whose subject the detector missed (no 2D keypoints, `schema.person_detected`) are left
+out of training and kept in validation and test, where the protocol counts every frame.
+
 A take is one (subject, action, subaction) recording. Validation holds out whole takes of the
 training subjects, every camera and frame of them, so no frame of a validation take (nor the same
 pose seen from another camera) is trained on. Per action, `round(val_fraction x takes)` takes are
@@ -51,11 +54,12 @@ def validation_takes(takes: Iterable[Take], fraction: float) -> list[Take]:
     return sorted(chosen)
 
 
-def _read_takes(path: str | Path) -> np.ndarray:
-    """(N, 3) subject, action, subaction of every sample of a chunk."""
+def _read_takes(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) subject, action, subaction of every sample of a chunk, and (N,) whose person was detected."""
     with ShardReader(path) as reader:
-        columns = reader.read(datasets=[schema.SUBJECT, schema.ACTION, schema.SUBACTION])
-    return np.stack([columns[schema.SUBJECT], columns[schema.ACTION], columns[schema.SUBACTION]], axis=1).astype(np.int64)
+        columns = reader.read(datasets=[schema.SUBJECT, schema.ACTION, schema.SUBACTION, schema.KEYPOINTS_2D])
+    takes = np.stack([columns[schema.SUBJECT], columns[schema.ACTION], columns[schema.SUBACTION]], axis=1)
+    return takes.astype(np.int64), schema.person_detected(columns[schema.KEYPOINTS_2D])
 
 
 def split_train_val_test(
@@ -77,7 +81,8 @@ def split_train_val_test(
     train, test = {int(s) for s in train_subjects}, {int(s) for s in test_subjects}
     if train & test:
         raise ShardError(f"subjects {sorted(train & test)} are both train and test subjects")
-    takes_per_chunk = [_read_takes(path) for path in chunk_paths]
+    read = [_read_takes(path) for path in chunk_paths]
+    takes_per_chunk = [takes for takes, _detected in read]
     found = set().union(*(set(t[:, 0].tolist()) for t in takes_per_chunk)) if takes_per_chunk else set()
     missing = sorted((train | test) - found)
     if missing:
@@ -95,12 +100,16 @@ def split_train_val_test(
         )
     held_out_array = np.asarray(held_out, dtype=np.int64)
     masks: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
-    for takes in takes_per_chunk:
+    missed_in_train = 0
+    for takes, detected in read:
         in_val = (takes[:, None, :] == held_out_array[None]).all(-1).any(-1)
         in_train_subjects = np.isin(takes[:, 0], sorted(train))
         masks["val"].append(in_train_subjects & in_val)
-        masks["train"].append(in_train_subjects & ~in_val)
+        masks["train"].append(in_train_subjects & ~in_val & detected)
+        missed_in_train += int(np.sum(in_train_subjects & ~in_val & ~detected))
         masks["test"].append(np.isin(takes[:, 0], sorted(test)))
+    if missed_in_train:
+        log.info("split train: %d samples whose subject the detector missed (no 2D keypoints) left out", missed_in_train)
     subjects = {"train": sorted(train), "val": sorted(train), "test": sorted(test)}
     sizes = {}
     for name in SPLITS:

@@ -22,13 +22,15 @@ IMAGE_WIDTH = IMAGE_HEIGHT = 96
 
 def write_preprocessed(
     root: Path, out_dir: Path, sequence: SequenceId, frames: list[int], depth_size: int = 16,
-    bad_status: tuple[int, ...] = (), missing_images: tuple[int, ...] = (),
+    bad_status: tuple[int, ...] = (), missing_images: tuple[int, ...] = (), missed: tuple[int, ...] = (),
 ) -> Path:
     """A preprocess-format file for `frames` of `sequence`, plus its images under `root/images`.
 
     Each image is a smooth colour gradient whose green channel encodes the frame number,
-    so crops are distinguishable. Frames in `bad_status` get status 1; frames in
-    `missing_images` have no image file.
+    so crops are distinguishable. Frames in `bad_status` get status 1 (no_person) and no crop, as
+    preprocess writes a frame without an annotated box; frames in `missed` status 1 with the crop
+    and keypoints of score 0, as it writes a missed annotated subject; frames in `missing_images`
+    have no image file.
     """
     rng = np.random.default_rng(hash(sequence.name) % 2**32)
     n = len(frames)
@@ -49,7 +51,10 @@ def write_preprocessed(
     crop = np.tile(np.array([[20.0, 18.0, 56.0]], dtype=np.float32), (n, 1))
     joints = rng.normal(0, 300, size=(n, 17, 3)).astype(np.float32)
     joints[..., 2] += 4000
-    status = np.array([1 if f in bad_status else 0 for f in frames], dtype=np.uint8)
+    status = np.array([1 if f in bad_status or f in missed else 0 for f in frames], dtype=np.uint8)
+    nobody = np.isin(frames, list(bad_status))
+    crop[nobody], keypoints[nobody] = np.nan, np.nan
+    keypoints[np.isin(frames, list(missed))] = 0.0
     path = out_dir / f"{sequence.name}.h5"
     out_dir.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as handle:
