@@ -35,40 +35,68 @@ from pose3d.shards.reader import ShardError, ShardInfo
 
 Batch = dict[str, Any]
 Row = tuple[dict[str, np.ndarray], int, ShardInfo]  # (a block read from a shard, row within it, its shard)
+Specs = dict[str, tuple[np.dtype, tuple[int, ...]]]  # field -> (dtype, shape) of a batch's arrays
+# Given the batch's array specs, a batch (dict of tensors) holding them, e.g. views of a worker's shared buffer.
+Allocator = Callable[[Specs], Batch]
 DECODE_ON = ("cpu", "device")
 _FLOAT_FIELDS = (schema.KEYPOINTS_2D, schema.JOINTS_3D, schema.INTRINSICS, schema.CROP)
 
 
-def build_batch(rows: Sequence[Row], transform: Callable[[Batch], Batch] | None = None, decode_on: str = "cpu") -> Batch:
+def build_batch(rows: Sequence[Row], transform: Callable[[Batch], Batch] | None = None, decode_on: str = "cpu",
+                allocate: Allocator | None = None) -> Batch:
     """Rows of stored blocks -> one batch of the batch contract (images decoded unless `decode_on="device"`).
 
     `transform` (the augmentor, `augment.BatchAugmentor`) sees the whole batch once, as numpy arrays
     of this contract (image uint8, depth float16, the float32 geometry, int64 provenance), and returns
-    the same layout.
+    the same layout. Without a transform and with CPU decoding, `allocate` provides the arrays and the
+    batch is gathered and decoded straight into them (a loader worker's shared buffer: no copy to pack
+    it); its batch is returned.
     """
     if decode_on not in DECODE_ON:
         raise ValueError(f"decode_on must be one of {DECODE_ON}, got {decode_on!r}")
     if decode_on == "device" and transform is not None:
         raise ValueError("decode_on='device' cannot run a CPU transform (augmentation warps decoded pixels)")
-    count = len(rows)
+    specs = _array_specs(rows, decode_on)
+    allocated = allocate(specs) if allocate is not None and transform is None and decode_on == "cpu" else None
+    if allocated is not None:
+        batch: Batch = {name: allocated[name].numpy() for name in specs}
+    else:
+        batch = {name: np.empty(shape, dtype) for name, (dtype, shape) in specs.items()}
     gather = _gatherer(rows)
-    batch: Batch = {name: gather(name, np.float32) for name in _FLOAT_FIELDS}
-    if schema.DEPTH in rows[0][0]:  # read unless the model needs no depth (ShardDataset(fields=...))
-        batch["depth"] = gather(schema.DEPTH, np.float16)[:, None]
-    for name in schema.PROVENANCE:
-        batch[name] = gather(name, np.int64)
-    if schema.IMAGE not in rows[0][0]:  # the model needs no image: nothing to decode
-        return _to_tensors(batch if transform is None else transform(batch))
-    if decode_on == "device":
+    for name in (*_FLOAT_FIELDS, *schema.PROVENANCE):
+        gather(name, batch[name])
+    if "depth" in batch:
+        gather(schema.DEPTH, batch["depth"][:, 0])
+    if "image" in batch:
+        _decode_images(rows, batch["image"])
+    if allocated is not None:
+        return allocated
+    if decode_on == "device" and schema.IMAGE in rows[0][0]:
         for _, _, info in rows:
             if info.image_codec != "jpeg":
                 raise ShardError(f"{info.path}: decode_on='device' needs JPEG shards, this one stores {info.image_codec}")
         payloads = [np.asarray(block[schema.IMAGE][i], dtype=np.uint8) for block, i, _ in rows]
         batch["image_jpeg_offsets"] = np.concatenate([[0], np.cumsum([len(p) for p in payloads])]).astype(np.int64)
         batch["image_jpeg"] = np.concatenate(payloads)  # one array, not B tensors: one piece to hand over
-        return _to_tensors(batch)
-    size = rows[0][2].image_size
-    images = np.empty((count, size, size, 3), dtype=np.uint8)
+    return _to_tensors(batch if transform is None else transform(batch))
+
+
+def _array_specs(rows: Sequence[Row], decode_on: str) -> Specs:
+    """(dtype, shape) of every array of the batch these rows make, decoded images included (CPU decoding)."""
+    block, count = rows[0][0], len(rows)
+    specs: Specs = {name: (np.dtype(np.float32), (count, *block[name].shape[1:])) for name in _FLOAT_FIELDS}
+    specs.update({name: (np.dtype(np.int64), (count,)) for name in schema.PROVENANCE})
+    if schema.DEPTH in block:  # read unless the model needs no depth (ShardDataset(fields=...))
+        specs["depth"] = (np.dtype(np.float16), (count, 1, *block[schema.DEPTH].shape[1:]))
+    if schema.IMAGE in block and decode_on == "cpu":  # absent: the model needs no image, nothing to decode
+        size = rows[0][2].image_size
+        specs["image"] = (np.dtype(np.uint8), (count, size, size, 3))
+    return specs
+
+
+def _decode_images(rows: Sequence[Row], images: np.ndarray) -> None:
+    """Decode (or copy, for raw shards) each row's crop into `images` (B, S, S, 3) uint8 RGB."""
+    size = images.shape[1]
     for k, (block, i, info) in enumerate(rows):
         if info.image_size != size:
             raise ShardError(f"{info.path}: {info.image_size} px crops in a batch of {size} px crops")
@@ -76,13 +104,11 @@ def build_batch(rows: Sequence[Row], transform: Callable[[Batch], Batch] | None 
             images[k] = block[schema.IMAGE][i]
         else:
             decode_rgb_into(block[schema.IMAGE][i], images[k], info.path)
-    batch["image"] = images
-    return _to_tensors(batch if transform is None else transform(batch))
 
 
-def _gatherer(rows: Sequence[Row]) -> Callable[[str, Any], np.ndarray]:
-    """A function (field, dtype) -> that field of every row, stacked in row order: one fancy-indexed copy
-    per block the rows come from (a batch draws on a few blocks), not one small copy per row."""
+def _gatherer(rows: Sequence[Row]) -> Callable[[str, np.ndarray], None]:
+    """A function (field, out) that writes that field of every row into `out`, in row order: one
+    fancy-indexed copy per block the rows come from (a batch draws on a few blocks), not one per row."""
     by_block: dict[int, tuple[dict[str, np.ndarray], list[int], list[int]]] = {}
     for k, (block, i, _info) in enumerate(rows):
         _, positions, indices = by_block.setdefault(id(block), (block, [], []))
@@ -90,12 +116,9 @@ def _gatherer(rows: Sequence[Row]) -> Callable[[str, Any], np.ndarray]:
         indices.append(i)
     groups = [(block, np.asarray(positions), np.asarray(indices)) for block, positions, indices in by_block.values()]
 
-    def gather(name: str, dtype: Any) -> np.ndarray:
-        first = groups[0][0][name]
-        out = np.empty((len(rows), *first.shape[1:]), dtype=dtype)
+    def gather(name: str, out: np.ndarray) -> None:
         for block, positions, indices in groups:
             out[positions] = block[name][indices]
-        return out
 
     return gather
 

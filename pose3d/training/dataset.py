@@ -58,6 +58,7 @@ before each `iter(loader)`; the dataset hands its epoch to a `transform` with `s
 
 from __future__ import annotations
 
+import functools
 import os
 import weakref
 from collections import Counter, OrderedDict, defaultdict
@@ -330,6 +331,8 @@ class ShardDataset(IterableDataset):
         loaded: dict[tuple[int, int], dict[str, np.ndarray]] = {}
         readers = self._readers()
         pool = worker_pool() if self.packed and get_worker_info() is not None else None
+        # In a worker the batch is built straight into a shared buffer of its pool (unless a transform makes new arrays).
+        allocate = functools.partial(PackedBatch.allocate, pool=pool) if pool is not None else None
         for first in range(0, len(mine), size):
             rows = []
             for (shard, row), block in zip(mine[first:first + size], block_of[first:first + size], strict=True):
@@ -337,8 +340,8 @@ class ShardDataset(IterableDataset):
                     end = min(block[1] + READ_BLOCK, self.infos[shard].num_samples)
                     loaded[block] = readers[shard].read(block[1], end, datasets=self.datasets)
                 rows.append((loaded[block], row - block[1], self.infos[shard]))
-            batch = build_batch(rows, self.transform, self.decode_on)
-            yield PackedBatch.pack(batch, pool) if pool is not None else batch
+            batch = build_batch(rows, self.transform, self.decode_on, allocate)
+            yield PackedBatch.pack(batch, pool) if pool is not None and not isinstance(batch, PackedBatch) else batch
             for block in block_of[first:first + size]:
                 waiting[block] -= 1
                 if waiting[block] == 0:

@@ -125,20 +125,27 @@ class PackedBatch(dict):
         self._buffer, self._layout, self._views, self._handle, self._reused = buffer, layout, views, handle, reused
 
     @classmethod
+    def allocate(cls, specs: Mapping[str, tuple[Any, tuple[int, ...]]], pool: BufferPool | None = None) -> PackedBatch:
+        """A batch of uninitialised fields {name: (dtype, shape)} in one shared buffer: from `pool` (a
+        worker's), or new. Filling its views in place saves the copy `pack` makes."""
+        layout, offset = [], _HEADER
+        for name, (dtype, shape) in specs.items():
+            dtype = np.dtype(dtype)
+            layout.append((name, dtype.str, tuple(shape), offset))
+            offset += -(-int(np.prod(shape, dtype=np.int64)) * dtype.itemsize // _ALIGN) * _ALIGN
+        buffer, handle, reused = pool.take(offset) if pool is not None else (shared_bytes(offset), None, False)
+        return cls(buffer, tuple(layout), None, handle, reused)
+
+    @classmethod
     def pack(cls, batch: Mapping[str, Any], pool: BufferPool | None = None) -> PackedBatch:
         """Copy the batch's tensors and arrays into one shared buffer: from `pool` (a worker's), or new."""
         arrays = {name: value.numpy() if torch.is_tensor(value) else value for name, value in batch.items()
                   if torch.is_tensor(value) or isinstance(value, np.ndarray)}
-        layout, offset = [], _HEADER
-        for name, value in arrays.items():
-            layout.append((name, value.dtype.str, tuple(value.shape), offset))
-            offset += -(-value.nbytes // _ALIGN) * _ALIGN
-        buffer, handle, reused = pool.take(offset) if pool is not None else (shared_bytes(offset), None, False)
-        target = buffer.numpy()  # numpy copies: one thread, no intra-op pool to wake in a worker
-        for (_name, _dtype, _shape, start), value in zip(layout, arrays.values(), strict=True):
-            target[start:start + value.nbytes] = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
-        others = {name: value for name, value in batch.items() if name not in arrays}
-        return cls(buffer, tuple(layout), others, handle, reused)
+        packed = cls.allocate({name: (value.dtype, value.shape) for name, value in arrays.items()}, pool)
+        for name, value in arrays.items():  # numpy copies: one thread, no intra-op pool to wake in a worker
+            packed[name].numpy()[...] = value
+        packed.update({name: value for name, value in batch.items() if name not in arrays})
+        return packed
 
     def _intact(self) -> bool:
         """Whether every packed field still holds its view of the buffer (copies made by the
