@@ -20,7 +20,7 @@ from pose3d.training.checkpoint import load_checkpoint
 from pose3d.training.dataset import ShardDataset
 from pose3d.training.distributed import DistContext
 from pose3d.training.identity import weight_settings
-from pose3d.training.pipeline import build_trainer
+from pose3d.training.pipeline import build_trainer, train_model
 from pose3d.training.trainer import TrainingInterrupted
 
 
@@ -128,15 +128,30 @@ def test_batches_do_not_depend_on_workers(shards, workers):
     assert frames(workers, skip=5) == alone[5:]
 
 
-def test_incompatible_checkpoint_starts_fresh_and_says_why(tmp_path, shards, caplog):
+def test_incompatible_checkpoint_starts_fresh_says_why_and_is_kept(tmp_path, shards, caplog):
     _trainer(_config(tmp_path, epochs=1), shards, tmp_path / "run").fit()
+    checkpoints = tmp_path / "run" / "checkpoints"
+    # Settings that cannot change the weights do not block a resume.
+    harmless = _trainer(_config(tmp_path, epochs=1, log_every=7, num_workers=2), shards, tmp_path / "run")
+    assert harmless.resume_if_possible() and harmless.epoch == 1
+    before = {name: (checkpoints / name).read_bytes() for name in ("last.pt", "best.pt")}
+
     changed = _trainer(_config(tmp_path, epochs=1, lr=0.002), shards, tmp_path / "run")
     with caplog.at_level(logging.INFO, logger="pose3d.training.trainer"):
         assert not changed.resume_if_possible()
     assert "starting fresh: model or training settings differ" in caplog.text
-    # Settings that cannot change the weights do not block a resume.
-    harmless = _trainer(_config(tmp_path, epochs=1, log_every=7, num_workers=2), shards, tmp_path / "run")
-    assert harmless.resume_if_possible() and harmless.epoch == 1
+    # The checkpoints it does not continue (maybe days of training) are set aside, not overwritten.
+    (kept,) = (checkpoints / "superseded").iterdir()
+    assert {name: (kept / name).read_bytes() for name in before} == before
+    assert "model or training settings differ" in (kept / "why.txt").read_text()
+    assert f"kept in {kept}" in caplog.text and not (checkpoints / "last.pt").exists()
+    changed.fit()
+    assert load_checkpoint(checkpoints / "last.pt")["identity"] == changed.identity
+
+    # A start with resume 'never' (--no-resume) keeps them too.
+    train_model(_config(tmp_path, epochs=1, lr=0.002), "transformer", shards[0], shards[1], tmp_path / "run",
+                resume="never")
+    assert len(list((checkpoints / "superseded").iterdir())) == 2 and (checkpoints / "last.pt").is_file()
 
 
 def test_weight_settings_leave_out_what_cannot_change_weights(tmp_path):

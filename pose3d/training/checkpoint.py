@@ -6,7 +6,9 @@ string, a list or a dict, so `torch.load(..., weights_only=True)` can read it.
 
 from __future__ import annotations
 
+import os
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,33 @@ from pose3d.validation import read_checkpoint_file
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint; a clear error names the file when it is missing, empty or unreadable."""
     return read_checkpoint_file(path, map_location)
+
+
+RESUME_FILES = ("last.pt", "best.pt")  # a training's resume state in its checkpoints/ folder
+SUPERSEDED = "superseded"
+
+
+def set_aside(checkpoint_dir: str | Path, reason: str) -> Path | None:
+    """Move the resume state in `checkpoint_dir` that a fresh start would overwrite into
+    `superseded/<UTC time>/` (with `why.txt`); returns that folder, or None when there was nothing.
+
+    A checkpoint that does not fit the run (an edited config, other shards, `--no-resume`) may hold
+    days of training: the new run must not overwrite it at its first checkpoint. A rename, no copy.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    present = [checkpoint_dir / name for name in RESUME_FILES if (checkpoint_dir / name).is_file()]
+    if not present:
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    folder, number = checkpoint_dir / SUPERSEDED / stamp, 1
+    while folder.exists():  # two fresh starts within a second
+        number += 1
+        folder = checkpoint_dir / SUPERSEDED / f"{stamp}-{number}"
+    folder.mkdir(parents=True)
+    (folder / "why.txt").write_text(reason + "\n")
+    for path in present:
+        os.replace(path, folder / path.name)
+    return folder
 
 
 def capture_rng_state() -> dict[str, Any]:

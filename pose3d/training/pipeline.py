@@ -221,7 +221,8 @@ def train_model(
 
     `resume`: `auto` continues from `out_dir/checkpoints/last.pt` when it was made with the same
     weight settings, shards and world size, otherwise starts fresh and logs why; `always` makes a
-    checkpoint that does not fit an error; `never` starts fresh. Returns the history.
+    checkpoint that does not fit an error; `never` starts fresh. A fresh start moves the checkpoints
+    it would overwrite to `checkpoints/superseded/<time>/`. Returns the history.
     """
     context = init_distributed(config.train.device)
     try:
@@ -229,6 +230,8 @@ def train_model(
                                 base_checkpoint)
         if resume != "never":
             trainer.resume_if_possible(resume)
+        else:
+            trainer.set_aside_checkpoints("not resumed: the training was started with resume 'never' (--no-resume)")
         return trainer.fit()
     finally:
         shutdown_distributed(context)

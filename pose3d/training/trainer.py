@@ -44,6 +44,7 @@ from pose3d.training.checkpoint import (
     capture_rng_state,
     load_checkpoint,
     restore_rng_state,
+    set_aside,
 )
 from pose3d.training.distributed import DistContext, all_ranks_true, any_rank_true, barrier, gather_objects
 from pose3d.training.identity import identity_mismatch
@@ -467,12 +468,24 @@ class Trainer:
                 raise CheckpointError(f"checkpoint {path} does not fit this run: {reason} (drop --resume to start fresh)")
             if reason:
                 log.warning("starting fresh: %s (%s)", reason, path)
+                self.set_aside_checkpoints(f"did not fit a later run: {reason}")
                 return False
         self.load_checkpoint(path)
         best = self.checkpoint_dir / "best.pt"
         if self.context.is_main and best.is_file() and self.out_dir is not None:
             _copy_atomically(best, self.out_dir / "best.pt")  # the workflow removes outputs of a failed run
         return True
+
+    def set_aside_checkpoints(self, reason: str) -> None:
+        """Keep the resume state a fresh start would overwrite: rank 0 moves it to checkpoints/superseded/."""
+        if self.checkpoint_dir is None:
+            return
+        barrier(self.context)  # every rank has read last.pt before it moves
+        if self.context.is_main:
+            folder = set_aside(self.checkpoint_dir, reason)
+            if folder is not None:
+                log.warning("the checkpoints this run does not continue are kept in %s (%s)", folder, reason)
+        barrier(self.context)
 
     # ------------------------------------------------------------------------- internals
 
