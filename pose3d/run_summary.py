@@ -87,7 +87,7 @@ def _metric_lines(results: Path) -> list[str]:
             f"eval {metrics_path.parent.name}: {metrics.get('split', 'test')} MPJPE {model['mpjpe']:.1f} mm, PA-MPJPE "
             f"{model.get('pa_mpjpe', float('nan')):.1f} mm (mean-pose baseline {baseline.get('mpjpe', float('nan')):.1f} mm, "
             f"ratio {metrics.get('mpjpe_ratio_to_baseline', float('nan')):.2f}; inputs: {inputs.get('kind', 'unknown')})"
-            f"{_missed_note(metrics)} -> {metrics_path.parent}"
+            f"{_protocol_note(metrics)}{_missed_note(metrics)} -> {metrics_path.parent}"
         )
         described = (inputs.get("keypoints"), inputs.get("depth"))
         if all(described) and described not in seen_inputs:
@@ -97,6 +97,14 @@ def _metric_lines(results: Path) -> list[str]:
     for keypoints, depth in seen_inputs:
         lines.append(f"eval inputs: 2D keypoints = {keypoints}; depth = {depth}")
     return lines
+
+
+def _protocol_note(metrics: dict) -> str:
+    """"; on N of the protocol's M test frames" when the figures cover only part of the protocol."""
+    protocol = metrics.get("protocol") or {}
+    if not protocol or protocol.get("evaluated") == protocol.get("frames"):
+        return ""
+    return f"; on {protocol['evaluated']} of the protocol's {protocol['frames']} test frames"
 
 
 def _missed_note(metrics: dict) -> str:

@@ -10,9 +10,10 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir)))  # `pose3d` importable without installation too
 
 from pose3d.config import ConfigError, config_from_dict, model_training_config
-from pose3d.datasets.catalog import DatasetPlan, plan_release
+from pose3d.datasets.catalog import plan_for_config
 from pose3d.datasets.frame_steps import frame_step_for_subject
-from pose3d.datasets.layout import SequenceId, annotation_path, sequence_ids
+from pose3d.datasets.layout import SequenceId, annotation_path
+from pose3d.datasets.protocol import protocol_frames
 from pose3d.preprocess_jobs import pack_sequences
 from pose3d.shards.reader import redact_secrets
 from pose3d.training.identity import weight_settings
@@ -65,18 +66,15 @@ def dataset_plan():
     the release ships folders the annotations leave out). The camera convention is checked here,
     so a wrong dataset.camera_t stops the run before any job.
     """
-    if CFG.dataset.source == "synthetic":
-        wanted = sequence_ids(CFG.dataset.subjects, CFG.dataset.actions, CFG.dataset.subactions, CFG.dataset.cameras)
-        return DatasetPlan(sequences=[seq.name for seq in wanted], frames={})
     try:
-        return plan_release(CFG.dataset.root, CFG.dataset.subjects, CFG.dataset.actions, CFG.dataset.subactions,
-                            CFG.dataset.cameras, CFG.dataset.camera_t, cache_dir=f"{RESULTS}/index")
+        return plan_for_config(CFG, cache_dir=f"{RESULTS}/index")
     except ValueError as error:  # DatasetError, CameraConventionError: one message naming file and fix
         raise WorkflowError(str(error)) from None
 
 
 PLAN = dataset_plan()
 SEQUENCES = PLAN.sequences
+PROTOCOL_FRAMES = protocol_frames(CFG, PLAN)  # test frames the figures should cover (evaluate compares)
 
 
 def subject_of(sequence):
@@ -195,8 +193,6 @@ def packed_runtime(frames):
 
 def preprocess_frame_counts():
     """Annotated frames per sequence: from the catalog (real data) or the generator's settings."""
-    if CFG.dataset.source == "synthetic":
-        return {name: CFG.synthetic.frames_per_sequence for name in SEQUENCES}
     return PLAN.frames
 
 

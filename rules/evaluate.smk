@@ -41,6 +41,7 @@ rule evaluate:
         test_shards=TEST_SHARDS,
         remote=redact_secrets(CFG.storage.remote),
         evaluate=CFG.to_dict()["evaluate"],
+        protocol_frames=PROTOCOL_FRAMES,
     log:
         f"{LOGS}/evaluate/{{model}}.log",
     benchmark:

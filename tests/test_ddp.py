@@ -46,6 +46,17 @@ def test_two_cpu_ranks_train_on_disjoint_samples(tmp_path):
     checkpoint = torch.load(out / "checkpoints/last.pt", weights_only=True)
     assert checkpoint["step"] == 8 and not any(key.startswith("module.") for key in checkpoint["model"])
 
+    # Other weight settings: both ranks start fresh, and rank 0 alone sets the old checkpoints aside, once.
+    changed = config_from_dict(tiny_config_dict(
+        tmp_path / "unused", train={"epochs": 1, "device": "cpu", "gpus": 2, "batch_size": 4, "preview_samples": 0,
+                                    "lr": 0.002},
+    ))
+    with open(tmp_path / "torchrun_changed.log", "w") as log:
+        run_training(changed, "transformer", train, test, out, output_stream=log)
+    (kept,) = (out / "checkpoints" / "superseded").iterdir()
+    assert torch.load(kept / "last.pt", weights_only=True)["step"] == 8
+    assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 4
+
 
 def test_two_ranks_stopped_by_sigterm_resume_to_the_straight_weights(tmp_path):
     """SIGTERM while torchrun trains 2 gloo ranks: they checkpoint together (each rank's RNG state),

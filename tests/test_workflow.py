@@ -161,6 +161,8 @@ def test_whole_dag_end_to_end(tmp_path):
         metrics = json.loads((workdir / "results" / "eval" / model / "metrics.json").read_text())
         assert metrics["split"] == "test" and metrics["inputs"]["kind"] == "simulated perception", model
         assert metrics["num_samples"] == len(test_keys), model  # every test frame, missed subjects included
+        assert metrics["protocol"] == {"frames": 2 * test_frames, "evaluated": 2 * test_frames, "coverage": 1.0,
+                                       "note": "every frame of the protocol"}, model
         assert metrics["people_missed"]["samples"] == sum(k[0] == 9 for k in missed), model
         mpjpe[model] = metrics["model"]["average"]["mpjpe"]
         assert (workdir / "results" / "models" / model / "checkpoints" / "last.pt").is_file()

@@ -34,7 +34,11 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = args.checkpoint or Path("results/models") / args.model / "best.pt"
     out = args.out or Path("results/eval") / args.model
     try:
-        results = evaluate_checkpoint(checkpoint, test, train, out, load_config(args.config), overwrite=args.overwrite)
+        config = load_config(args.config)
+        # The workflow's own test shards are compared with the protocol's size; shards given by hand are not.
+        protocol = None if args.test_shards else _protocol_frames(config)
+        results = evaluate_checkpoint(checkpoint, test, train, out, config, overwrite=args.overwrite,
+                                      protocol_frames=protocol)
     except (ConfigError, ShardError, FileNotFoundError, ValueError, OutputConflictError) as error:
         print(f"pose3d evaluate: {error}")
         return 2
@@ -42,3 +46,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"{results['model_name']}: MPJPE {model['mpjpe']:.1f} mm, PA-MPJPE {model['pa_mpjpe']:.1f} mm "
           f"(mean-pose baseline {baseline['mpjpe']:.1f} / {baseline['pa_mpjpe']:.1f} mm); reports in {out}")
     return 0
+
+
+def _protocol_frames(config) -> int | None:
+    """The test frames the config's dataset lists (its annotation catalog cached in results/index/),
+    or None where the dataset is not here (evaluating copied shards)."""
+    from pose3d.datasets.catalog import plan_for_config
+    from pose3d.datasets.protocol import protocol_frames
+
+    try:
+        return protocol_frames(config, plan_for_config(config, cache_dir="results/index"))
+    except (OSError, ValueError):
+        return None

@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from pose3d import io as files
+from pose3d.config import Config
 from pose3d.datasets.camera_convention import ConventionFit, check_camera_convention, measure_fit
 from pose3d.datasets.h36m import DatasetError, H36MReader
-from pose3d.datasets.layout import ACTIONS, SequenceId, annotation_path
+from pose3d.datasets.layout import ACTIONS, SequenceId, annotation_path, sequence_ids
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class DatasetPlan:
 
     sequences: list[str]
     frames: dict[str, int]  # annotated frames of each processed sequence
-    skipped: list[dict[str, str]] = field(default_factory=list)  # {sequence, reason, detail}
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # {sequence, reason, detail[, frames annotated]}
     convention_fits: list[dict] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
@@ -166,7 +167,7 @@ def plan_release(
                 plan.frames[name] = int(frames)
             else:
                 detail = "folder is empty" if (images / name).is_dir() else "no folder"
-                plan.skipped.append({"sequence": name, "reason": SKIP_NO_IMAGES,
+                plan.skipped.append({"sequence": name, "reason": SKIP_NO_IMAGES, "frames": int(frames),
                                      "detail": f"{detail} in {images}; the annotations list {frames} frames"})
     for folder in sorted(os.listdir(images)):
         try:
@@ -184,6 +185,19 @@ def plan_release(
     for entry in plan.skipped:
         log.warning("dataset: skipping %s (%s: %s)", entry["sequence"], entry["reason"], entry["detail"])
     return plan
+
+
+def plan_for_config(config: Config, cache_dir: str | Path | None = None) -> DatasetPlan:
+    """The dataset plan of a workflow config: every configured combination for the synthetic dataset
+    (the generator writes all of them, `synthetic.frames_per_sequence` frames each), `plan_release` for
+    a Human3.6M-layout release."""
+    dataset = config.dataset
+    if dataset.source == "synthetic":
+        wanted = sequence_ids(dataset.subjects, dataset.actions, dataset.subactions, dataset.cameras)
+        return DatasetPlan(sequences=[seq.name for seq in wanted],
+                           frames={seq.name: int(config.synthetic.frames_per_sequence) for seq in wanted})
+    return plan_release(dataset.root, dataset.subjects, dataset.actions, dataset.subactions, dataset.cameras,
+                        dataset.camera_t, cache_dir=cache_dir)
 
 
 def write_report(report: dict[str, Any], path: str | Path) -> None:

@@ -76,6 +76,18 @@ def _header() -> list[str]:
     return ["action", "samples"] + [f"model_{m}" for m in METRIC_NAMES] + [f"baseline_{m}" for m in METRIC_NAMES]
 
 
+def _protocol_lines(results: dict[str, Any]) -> list[str]:
+    """metrics.md's line on how much of the protocol's test frames the figures cover (unknown: no line)."""
+    protocol = results.get("protocol")
+    if not protocol:
+        return []
+    if protocol["evaluated"] == protocol["frames"]:
+        return [f"- Frames: all {protocol['frames']} test frames of the protocol (every annotated frame of the test "
+                "subjects at the test frame step).", ""]
+    return [f"- Frames: **{protocol['evaluated']} of the protocol's {protocol['frames']}** test frames "
+            f"({100 * (protocol['coverage'] or 0):.1f} %): {protocol['note']}.", ""]
+
+
 def _missed_lines(results: dict[str, Any]) -> list[str]:
     """metrics.md's note on samples whose subject the detector missed (none: no note)."""
     missed = results.get("people_missed") or {}
@@ -118,6 +130,7 @@ def write_reports(results: dict[str, Any], actions: np.ndarray, out_dir: str | P
         f"- Inputs: **{inputs.get('kind', 'unknown')}**. 2D keypoints: {inputs.get('keypoints', 'unknown')}."
         f" Depth: {inputs.get('depth', 'unknown')}.",
         "",
+        *_protocol_lines(results),
         *_missed_lines(results),
         "Errors in mm. `average` is the mean over actions (each action weighs the same), as the literature reports.",
         f"Baseline: the training set's mean root-relative pose. MPJPE model / baseline = {results['mpjpe_ratio_to_baseline']:.3f}.",

@@ -133,10 +133,13 @@ def evaluate_checkpoint(
     out_dir: str | Path,
     config: Config,
     overwrite: bool = False,
+    protocol_frames: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate `checkpoint` against the mean-pose baseline; write every report; return metrics.json's content.
 
     An `out_dir` holding files evaluation did not write is refused unless `overwrite`.
+    `protocol_frames`: the test frames the annotations list (`pose3d.datasets.protocol`); the
+    results then say which share of them the figures cover.
     """
     from pose3d.models.registry import load_model_from_checkpoint
     from pose3d.training.distributed import resolve_device
@@ -171,6 +174,7 @@ def evaluate_checkpoint(
         "model_selection": model_selection(state),
         "num_samples": int(len(actions)),
         "people_missed": coverage,
+        "protocol": protocol_coverage(len(actions), protocol_frames),
         "units": "mm",
         "model": model_summary,
         "baseline": {"description": "training-set mean root-relative pose", **baseline_summary},
@@ -203,11 +207,31 @@ def evaluate_checkpoint(
         baseline_summary["average"]["mpjpe"], baseline_summary["average"]["pa_mpjpe"], len(actions),
         results["inputs"]["kind"],
     )
+    protocol = results["protocol"]
+    if protocol is not None and protocol["evaluated"] != protocol["frames"]:
+        log.warning("%s: the figures cover %d of the protocol's %d test frames (%.1f %%): %s", model_name,
+                    protocol["evaluated"], protocol["frames"], 100 * protocol["coverage"], protocol["note"])
     if coverage["samples"]:
         log.warning("%s: the detector missed the subject in %d of %d %s samples; they are in the figures above "
                     "(no 2D keypoints); over the others MPJPE is %.1f mm", model_name, coverage["samples"],
                     len(actions), results["split"], coverage["mpjpe_over_the_others"] or float("nan"))
     return results
+
+
+def protocol_coverage(evaluated: int, protocol_frames: int | None) -> dict[str, Any] | None:
+    """How many of the protocol's test frames the figures cover (None: the protocol size is not known)."""
+    if protocol_frames is None:
+        return None
+    if evaluated < protocol_frames:
+        note = ("frames the test subjects' annotations list at the test step are missing from the test shards: "
+                "see results/dataset/report.json (folders without images) and the preprocess reports "
+                "(unreadable images, frames without depth)")
+    elif evaluated > protocol_frames:
+        note = "more test samples than the annotations list: the test shards come from another dataset or config"
+    else:
+        note = "every frame of the protocol"
+    return {"frames": int(protocol_frames), "evaluated": int(evaluated),
+            "coverage": round(evaluated / protocol_frames, 4) if protocol_frames else None, "note": note}
 
 
 def person_coverage(predictions: Predictions) -> dict[str, Any]:

@@ -23,4 +23,5 @@ evaluate_checkpoint(
     train_shards,
     Path(snakemake.output.metrics).parent,  # noqa: F821
     config,
+    protocol_frames=snakemake.params.protocol_frames,  # noqa: F821
 )
