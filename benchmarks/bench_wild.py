@@ -94,6 +94,7 @@ def main() -> None:
                 people.append({
                     "pa_mpjpe_lifter_vs_mediapipe_mm": round(float(pa_mpjpe((lifted - lifted[0])[None], peer[None])[0]), 1),
                     "root_depth_mm": round(float(lifted[0, 2]), 0),
+                    "reprojection": person["reprojection"],  # the lifter's 3D against MediaPipe's 2D
                 })
             per_photo[name] = {"size": [result["image"]["width"], result["image"]["height"]],
                                "intrinsics_source": result["intrinsics"]["source"], "people": people}

@@ -171,6 +171,10 @@ def test_pose3d_infer_on_a_folder_of_real_photos(photos, lifter_checkpoint, tmp_
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["images_processed"] == 2 and summary["people_found"] == 2
+    agreement = {photo: json.loads((out / f"{photo}.json").read_text())["people"][0]["reprojection"] for photo in PHOTOS}
+    # The whole body on bus.jpg lands on its 2D keypoints; zidane.jpg's man, legs cut off by the frame, less well.
+    assert not agreement["bus.jpg"]["doubtful"] and agreement["zidane.jpg"]["of_size"] > agreement["bus.jpg"]["of_size"]
+    assert summary["people_doubtful"] == sum(value["doubtful"] for value in agreement.values())
     for photo in PHOTOS:
         name = photo  # outputs keep the extension: bus.jpg.npy
         result = json.loads((out / f"{name}.json").read_text())

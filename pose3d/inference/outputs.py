@@ -20,6 +20,20 @@ _POINT2 = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItem
 _POINT3 = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
 _JOINTS3 = {"type": "array", "items": _POINT3, "minItems": 17, "maxItems": 17}
 
+REPROJECTION_SCHEMA: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "how far the 3D joints, projected with the intrinsics, land from the detected 2D keypoints "
+    "(pose3d.inference.reprojection); null with fewer than 6 detected joints",
+    "required": ["px", "of_size", "joints", "doubtful"],
+    "additionalProperties": False,
+    "properties": {
+        "px": {"type": "number", "minimum": 0, "description": "mean distance, image pixels"},
+        "of_size": {"type": "number", "minimum": 0, "description": "px over the person's 2D size (RMS joint spread)"},
+        "joints": {"type": "integer", "minimum": 0, "description": "joints compared"},
+        "doubtful": {"type": "boolean", "description": "of_size above DOUBTFUL_SHARE: doubt this result"},
+    },
+}
+
 IMAGE_RESULT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "pose3d inference result for one image ({name}.json)",
@@ -102,6 +116,7 @@ IMAGE_RESULT_SCHEMA: dict[str, Any] = {
                     },
                     "joints_3d_mm": {**_JOINTS3, "description": "Human3.6M-17 joints, camera space, mm"},
                     "root_mm": {**_POINT3, "description": "pelvis (joint 0), camera space, mm"},
+                    "reprojection": REPROJECTION_SCHEMA,
                     "joints_3d_gt_mm": {**_JOINTS3, "description": "ground truth, dataset images only"},
                     "mediapipe_world_mm": {
                         **_JOINTS3,
@@ -165,6 +180,7 @@ VIDEO_RESULT_SCHEMA: dict[str, Any] = {
                         "items": {
                             "type": "object",
                             "required": ["track", "box_xyxy", "score", "keypoints_2d"],
+                            "properties": {"reprojection": REPROJECTION_SCHEMA},
                         },
                     },
                 },
@@ -198,6 +214,10 @@ SUMMARY_SCHEMA: dict[str, Any] = {
             "description": "inputs not processed (non-image files, unreadable images) and why",
         },
         "people_found": {"type": "integer", "minimum": 0},
+        "people_doubtful": {
+            "type": "integer", "minimum": 0,
+            "description": "people (video: person-frames) whose 3D pose does not reproject onto their 2D keypoints",
+        },
         "stage_seconds": {
             "type": "object",
             "description": "wall time per stage: load, keypoints, depth, model, write, draw",

@@ -37,6 +37,7 @@ from pose3d.inference.inputs import (
     output_names,
 )
 from pose3d.inference.intrinsics import choose_intrinsics
+from pose3d.inference.reprojection import reprojection_error
 from pose3d.perception import (
     Frame,
     build_depth_backend,
@@ -116,6 +117,7 @@ class _Image:
     intrinsics_source: str = ""
     joints_gt_mm: np.ndarray | None = None  # (P, 17, 3) dataset images only
     joints_mm: list[np.ndarray] = field(default_factory=list)
+    reprojection: list[dict[str, Any] | None] = field(default_factory=list)  # per person, `reprojection_error`
 
 
 def perception_backends(options: InferenceOptions):
@@ -248,7 +250,7 @@ def run_inference(
     )
 
     written: list[str] = []
-    people_found = 0
+    people_found = doubtful = 0
     sheet_panels: list[np.ndarray] = []
     sheet_titles: list[str] = []
     progress = tqdm(total=len(image_paths), desc="infer", unit="img", disable=not options.progress)
@@ -278,6 +280,7 @@ def run_inference(
         for item in items:
             with timer("write"):
                 people_found += len(item.joints_mm)
+                doubtful += _log_doubtful(item)
                 _write_result(item, output_dir, model_info, options)
                 written.append(item.name)
             if options.visualize:
@@ -305,14 +308,16 @@ def run_inference(
         "images_processed": len(written),
         "images_skipped": skipped,
         "people_found": people_found,
+        # People whose 3D pose does not project onto their 2D keypoints (pose3d.inference.reprojection).
+        "people_doubtful": doubtful,
         "stage_seconds": {stage: round(seconds, 4) for stage, seconds in timer.seconds.items()},
         "images_per_second": round(len(written) / elapsed, 4) if elapsed > 0 else 0.0,
         "outputs": written,
     }
     files.write_json(output_dir / "summary.json", summary, indent=1)
     log.info(
-        "inference done: %d images, %d people, %d skipped, %.2f images/s",
-        len(written), people_found, len(skipped), summary["images_per_second"],
+        "inference done: %d images, %d people (%d doubtful), %d skipped, %.2f images/s",
+        len(written), people_found, doubtful, len(skipped), summary["images_per_second"],
     )
     return summary
 
@@ -409,7 +414,22 @@ def _estimate(items: list[_Image], model, model_layout: str, shards: dict, batch
         batch = {key: value.to(device) for key, value in batch.items()}
         joints_mm = model(batch)["joints_mm"].float().cpu().numpy()
         for (item, _), joints in zip(batch_people, joints_mm, strict=True):
+            index = len(item.joints_mm)
             item.joints_mm.append(joints)
+            item.reprojection.append(reprojection_error(
+                joints, item.detections.keypoints[index], item.keypoints_layout, item.intrinsics))
+
+
+def _log_doubtful(item: _Image) -> int:
+    """Warn about each person of `item` whose 3D pose does not reproject onto its 2D keypoints; their count."""
+    count = 0
+    for index, agreement in enumerate(item.reprojection):
+        if agreement is not None and agreement["doubtful"]:
+            count += 1
+            log.warning("%s, person %d: the 3D pose reprojects %.0f px (%.0f %% of the person's size) from the 2D "
+                        "keypoints; an unusual pose or view, or a cut-off person: doubt this result",
+                        item.name, index, agreement["px"], 100 * agreement["of_size"])
+    return count
 
 
 def _finite(values: np.ndarray) -> list:
@@ -427,6 +447,7 @@ def _write_result(item: _Image, output_dir: Path, model_info: dict[str, str], op
             "keypoints_2d": {"layout": item.keypoints_layout, "points": _finite(item.detections.keypoints[index])},
             "joints_3d_mm": _finite(person_joints),
             "root_mm": _finite(person_joints[skeleton.ROOT_JOINT]),
+            "reprojection": item.reprojection[index],
         }
         if item.joints_gt_mm is not None and index < len(item.joints_gt_mm):
             person["joints_3d_gt_mm"] = _finite(item.joints_gt_mm[index])
@@ -453,6 +474,9 @@ def _draw_panel(item: _Image, output_dir: Path) -> np.ndarray:
     joints = np.stack(item.joints_mm) if item.joints_mm else np.zeros((0, 17, 3))
     found = item.detections
     title = f"{item.name}: {len(joints)} {'person' if len(joints) == 1 else 'people'}, intrinsics {item.intrinsics_source}"
+    doubtful = [str(index) for index, agreement in enumerate(item.reprojection) if agreement and agreement["doubtful"]]
+    if doubtful:
+        title += f"; 3D doubtful (off its 2D keypoints): person {', '.join(doubtful)}"
     return panels.panel_2x2(
         item.image_rgb, found.keypoints, item.keypoints_layout, item.depth_m, joints, item.joints_gt_mm,
         title=title, boxes=found.boxes_xyxy, scores=found.scores,

@@ -208,8 +208,10 @@ def infer_video(
     progress = tqdm(total=total or None, desc=f"infer {name}", unit="frame", disable=not options.progress)
     batch: list[run._Image] = []
 
+    doubtful = person_frames = 0
+
     def flush() -> None:
-        nonlocal intrinsics, intrinsics_source
+        nonlocal intrinsics, intrinsics_source, doubtful, person_frames
         if not batch:
             return
         kept = run._perceive(list(batch), keypoint_backend, depth_backend, options, skipped, timer, progress)
@@ -233,7 +235,10 @@ def infer_video(
                     "track": int(track), "box_xyxy": run._finite(found.boxes_xyxy[person]),
                     "score": float(found.scores[person]),
                     "keypoints_2d": {"layout": item.keypoints_layout, "points": run._finite(found.keypoints[person])},
+                    "reprojection": item.reprojection[person],
                 })
+                person_frames += 1
+                doubtful += bool(item.reprojection[person] and item.reprojection[person]["doubtful"])
             per_frame.append(joints_by_track)
             frame_records.append({"index": index, "people": people})
             if renderer is not None:
@@ -291,12 +296,17 @@ def infer_video(
         "images_processed": sum(1 for record in frame_records if not record.get("skipped")),
         "images_skipped": skipped,
         "people_found": num_tracks,
+        "people_doubtful": doubtful,
         "stage_seconds": {stage: round(seconds, 4) for stage, seconds in timer.seconds.items()},
         "images_per_second": round(num_frames / elapsed, 4) if elapsed > 0 else 0.0,
         "outputs": [name],
     }
     files.write_json(output_dir / "summary.json", summary, indent=1)
     log.info("video done: %d frames, %d tracks, %.2f frames/s", num_frames, num_tracks, summary["images_per_second"])
+    if doubtful:
+        log.warning("%d of %d person-frames have a 3D pose that does not reproject onto their 2D keypoints (see "
+                    "'reprojection' in %s.json): an unusual pose or view, or a cut-off person", doubtful,
+                    person_frames, name)
     return summary
 
 
