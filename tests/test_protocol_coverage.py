@@ -75,6 +75,9 @@ def test_metrics_say_how_much_of_the_protocol_the_figures_cover(evaluation, fram
     assert protocol == results["protocol"] and (protocol["frames"], protocol["evaluated"]) == (frames, 10)
     assert protocol["coverage"] == pytest.approx(10 / frames, abs=1e-4)
     assert said in (out / "metrics.md").read_text()
+    check = results["reprojection_check"]  # inference's doubt flag, measured on the test samples
+    assert check["samples"] == 10 and check["median"] <= check["p90"] <= check["p99"]
+    assert 0 <= check["doubtful"] <= 10 and "Reprojection check" in (out / "metrics.md").read_text()
     line = next(line for line in run_summary(out.parent.parent) if line.startswith("eval lifter"))
     assert ("on 10 of the protocol's 12 test frames" in line) == (frames == 12)
 

@@ -88,6 +88,21 @@ def _protocol_lines(results: dict[str, Any]) -> list[str]:
             f"({100 * (protocol['coverage'] or 0):.1f} %): {protocol['note']}.", ""]
 
 
+def _reprojection_lines(results: dict[str, Any]) -> list[str]:
+    """metrics.md's line on inference's doubt flag measured on these samples."""
+    check = results.get("reprojection_check")
+    if not check:
+        return []
+    share = 100 * check["doubtful"] / max(check["samples"], 1)
+    line = (f"- Reprojection check (what `pose3d infer` flags as doubtful on photos): the 3D joints land a median "
+            f"{check['median']:.3f} of the person's 2D size from the 2D keypoints (90th percentile {check['p90']:.3f}); "
+            f"{check['doubtful']} of {check['samples']} samples ({share:.1f} %) are above {check['threshold']}.")
+    if check.get("mpjpe_top_tenth") is not None:
+        line += (f" MPJPE of the tenth with the largest share {check['mpjpe_top_tenth']:.1f} mm, of the rest "
+                 f"{check['mpjpe_lower_nine_tenths']:.1f} mm (mean over samples).")
+    return [line, ""]
+
+
 def _missed_lines(results: dict[str, Any]) -> list[str]:
     """metrics.md's note on samples whose subject the detector missed (none: no note)."""
     missed = results.get("people_missed") or {}
@@ -132,6 +147,7 @@ def write_reports(results: dict[str, Any], actions: np.ndarray, out_dir: str | P
         "",
         *_protocol_lines(results),
         *_missed_lines(results),
+        *_reprojection_lines(results),
         "Errors in mm. `average` is the mean over actions (each action weighs the same), as the literature reports.",
         f"Baseline: the training set's mean root-relative pose. MPJPE model / baseline = {results['mpjpe_ratio_to_baseline']:.3f}.",
         "",

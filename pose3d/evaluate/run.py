@@ -20,6 +20,7 @@ from pose3d.config import Config
 from pose3d.evaluate.baseline import baseline_predictions, mean_root_relative_pose
 from pose3d.evaluate.plots import plot_per_joint, plot_worst_median_sheet, worst_and_median
 from pose3d.evaluate.report import action_name, per_sample_errors, summarize, write_reports
+from pose3d.inference.reprojection import DOUBTFUL_SHARE, reprojection_error
 from pose3d.perception.error_models import perception_inputs
 from pose3d.shards import schema
 from pose3d.shards.reader import ShardReader, localize_shards
@@ -36,11 +37,12 @@ class Predictions:
     true_mm: np.ndarray  # (N, 17, 3) camera space
     provenance: dict[str, np.ndarray]  # subject, action, subaction, camera, frame: (N,) each
     person_detected: np.ndarray  # (N,) bool; False: the detector missed the subject (no 2D keypoints)
+    reprojection: np.ndarray  # (N,) inference's reprojection check (share of the 2D size), NaN: too few joints
 
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, test_shards: Sequence[str | Path], batch_size: int, num_workers: int,
-            device: torch.device) -> Predictions:
+            device: torch.device, keypoints_layout: str = "h36m17") -> Predictions:
     """Run `model` over every test sample once, in order."""
     from torch.utils.data import DataLoader
 
@@ -53,7 +55,7 @@ def predict(model: torch.nn.Module, test_shards: Sequence[str | Path], batch_siz
     dataset = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1, fields=fields)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=min(num_workers, len(dataset.paths)),
                         collate_fn=packed_collate)
-    predicted, true, detected = [], [], []
+    predicted, true, detected, reprojection = [], [], [], []
     provenance: dict[str, list[np.ndarray]] = {name: [] for name in schema.PROVENANCE}
     model.eval()
     for batch in tqdm(loader, desc="evaluate", unit="batch", dynamic_ncols=True):
@@ -61,6 +63,7 @@ def predict(model: torch.nn.Module, test_shards: Sequence[str | Path], batch_siz
         predicted.append(model(inputs)["joints_mm"].float().cpu().numpy())
         true.append(batch["joints_3d"].numpy())
         detected.append(schema.person_detected(batch[schema.KEYPOINTS_2D].numpy()))
+        reprojection.append(reprojection_shares(predicted[-1], batch, keypoints_layout))
         for name in schema.PROVENANCE:
             provenance[name].append(batch[name].numpy())
     if not predicted:
@@ -70,7 +73,20 @@ def predict(model: torch.nn.Module, test_shards: Sequence[str | Path], batch_siz
         np.concatenate(true).astype(np.float64),
         {name: np.concatenate(values) for name, values in provenance.items()},
         np.concatenate(detected),
+        np.concatenate(reprojection),
     )
+
+
+def reprojection_shares(joints_mm: np.ndarray, batch: dict[str, Any], keypoints_layout: str) -> np.ndarray:
+    """(B,) the reprojection check inference runs on photos (`pose3d.inference.reprojection`), per sample."""
+    keypoints = batch[schema.KEYPOINTS_2D].numpy().astype(np.float64)
+    crop = batch[schema.CROP].numpy().astype(np.float64)
+    keypoints[..., :2] = keypoints[..., :2] * crop[:, None, 2:3] + crop[:, None, :2]  # original image pixels
+    shares = []
+    for joints, points, intrinsics in zip(joints_mm, keypoints, batch[schema.INTRINSICS].numpy(), strict=True):
+        result = reprojection_error(joints, points, keypoints_layout, intrinsics)
+        shares.append(np.nan if result is None else result["of_size"])
+    return np.asarray(shares, np.float64)
 
 
 def sample_crops(
@@ -153,7 +169,7 @@ def evaluate_checkpoint(
     model, state = load_model_from_checkpoint(checkpoint, device)
     claim_output_folder(out_dir, "evaluate", overwrite)
     model_name, layout = state["model_name"], state["keypoints_layout"]
-    predictions = predict(model, test_shards, config.evaluate.batch_size, config.train.num_workers, device)
+    predictions = predict(model, test_shards, config.evaluate.batch_size, config.train.num_workers, device, layout)
     mean_pose = mean_root_relative_pose(train_shards)
     baseline = baseline_predictions(mean_pose, predictions.true_mm)
     actions = predictions.provenance[schema.ACTION]
@@ -175,6 +191,7 @@ def evaluate_checkpoint(
         "num_samples": int(len(actions)),
         "people_missed": coverage,
         "protocol": protocol_coverage(len(actions), protocol_frames),
+        "reprojection_check": reprojection_summary(predictions),
         "units": "mm",
         "model": model_summary,
         "baseline": {"description": "training-set mean root-relative pose", **baseline_summary},
@@ -216,6 +233,32 @@ def evaluate_checkpoint(
                     "(no 2D keypoints); over the others MPJPE is %.1f mm", model_name, coverage["samples"],
                     len(actions), results["split"], coverage["mpjpe_over_the_others"] or float("nan"))
     return results
+
+
+def reprojection_summary(predictions: Predictions) -> dict[str, Any] | None:
+    """How inference's doubt flag behaves on the test samples: the spread of the reprojection share, how
+    many would be flagged, and their MPJPE beside the others' (does the flag point at worse results?)."""
+    shares = predictions.reprojection
+    known = np.isfinite(shares)
+    if not known.any():
+        return None
+    errors = per_sample_errors(predictions.predicted_mm, predictions.true_mm)["mpjpe"]
+    doubtful = known & (shares > DOUBTFUL_SHARE)
+    others = known & ~doubtful
+    top = known & (shares > np.percentile(shares[known], 90))
+    return {
+        "samples": int(known.sum()),
+        "median": round(float(np.median(shares[known])), 4),
+        "p90": round(float(np.percentile(shares[known], 90)), 4),
+        "p99": round(float(np.percentile(shares[known], 99)), 4),
+        "threshold": DOUBTFUL_SHARE,
+        "doubtful": int(doubtful.sum()),
+        "mpjpe_doubtful": round(float(errors[doubtful].mean()), 2) if doubtful.any() else None,
+        "mpjpe_others": round(float(errors[others].mean()), 2) if others.any() else None,
+        "mpjpe_top_tenth": round(float(errors[top].mean()), 2) if top.any() else None,  # highest tenth of shares
+        "mpjpe_lower_nine_tenths": round(float(errors[known & ~top].mean()), 2) if (known & ~top).any() else None,
+        "averaging": "mean over samples",
+    }
 
 
 def protocol_coverage(evaluated: int, protocol_frames: int | None) -> dict[str, Any] | None:
