@@ -16,8 +16,7 @@ from pose3d.evaluate.run import evaluate_checkpoint
 from pose3d.testing.config import tiny_config_dict
 from pose3d.testing.samples import make_samples
 from pose3d.testing.shards import write_shards
-from pose3d.training.distributed import DistContext
-from pose3d.training.pipeline import build_trainer
+from pose3d.testing.tiny_models import untrained_checkpoint
 
 REPORTS = ("metrics.json", "per_action.csv", "metrics.md", "per_joint.png", "worst_median.png")
 
@@ -29,8 +28,7 @@ def trained(tmp_path_factory):
     train = write_shards(root / "train", 2, 8, subject=1)
     test = write_shards(root / "test", 2, 6, subject=9, seed=70)
     config = config_from_dict(tiny_config_dict(root / "unused"))
-    trainer = build_trainer(config, "transformer", train, test, root / "model", DistContext())
-    trainer.save_checkpoint(root / "model" / "best.pt")
+    untrained_checkpoint(config, "transformer", train, test, root / "model")
     return root, config, train, test
 
 

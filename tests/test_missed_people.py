@@ -23,8 +23,7 @@ from pose3d.shards.holdout import split_train_val_test
 from pose3d.shards.reader import ShardReader
 from pose3d.testing.config import tiny_config_dict
 from pose3d.testing.shards import sample_keys, write_preprocessed, write_shards
-from pose3d.training.distributed import DistContext
-from pose3d.training.pipeline import build_trainer
+from pose3d.testing.tiny_models import untrained_checkpoint
 
 SEQUENCE = SequenceId(1, 2, 1, 1).name
 
@@ -113,8 +112,7 @@ def test_evaluation_counts_every_frame_and_says_how_many_were_missed(tmp_path):
         keypoints[[1, 4, 7, 10]] = 0.0
         handle[schema.KEYPOINTS_2D][...] = keypoints
     config = config_from_dict(tiny_config_dict(tmp_path / "unused"))
-    trainer = build_trainer(config, "lifter", train, test, tmp_path / "model", DistContext())
-    trainer.save_checkpoint(tmp_path / "model" / "best.pt")
+    untrained_checkpoint(config, "lifter", train, test, tmp_path / "model")
 
     results = evaluate_checkpoint(tmp_path / "model" / "best.pt", test, train, tmp_path / "results" / "eval" / "lifter", config)
     missed = results["people_missed"]

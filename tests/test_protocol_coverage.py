@@ -18,8 +18,7 @@ from pose3d.evaluate.run import evaluate_checkpoint
 from pose3d.run_summary import summarize as run_summary
 from pose3d.testing.config import tiny_config_dict
 from pose3d.testing.shards import write_shards
-from pose3d.training.distributed import DistContext
-from pose3d.training.pipeline import build_trainer
+from pose3d.testing.tiny_models import untrained_checkpoint
 
 
 def test_frames_at_step_counts_the_frames_the_readers_keep():
@@ -60,8 +59,7 @@ def evaluation(tmp_path_factory):
     train = write_shards(root / "train", 1, 8, subject=1)
     test = write_shards(root / "test", 1, 10, subject=9, seed=70)
     config = config_from_dict(tiny_config_dict(root / "unused"))
-    trainer = build_trainer(config, "lifter", train, test, root / "model", DistContext())
-    trainer.save_checkpoint(root / "model" / "best.pt")
+    untrained_checkpoint(config, "lifter", train, test, root / "model")
     return root, config, train, test
 
 

@@ -53,3 +53,15 @@ def save_tiny_depthpro(directory: Path, image_size: int = 32) -> Path:
     DepthProForDepthEstimation(config).save_pretrained(directory)
     DepthProImageProcessor(size={"height": image_size, "width": image_size}).save_pretrained(directory)
     return directory
+
+
+def untrained_checkpoint(config, model_name: str, train_shards, val_shards, out_dir: Path) -> Path:
+    """`out_dir/best.pt` as the trainer writes it, of an untrained `model_name`: evaluation tests need a
+    real checkpoint (its config, layout and identity), not a good model."""
+    from pose3d.training.distributed import DistContext
+    from pose3d.training.pipeline import build_trainer
+
+    trainer = build_trainer(config, model_name, train_shards, val_shards, out_dir, DistContext())
+    path = Path(out_dir) / "best.pt"
+    trainer.save_checkpoint(path)
+    return path
