@@ -18,7 +18,7 @@ from pose3d.inference import InferenceOptions, run_inference
 from pose3d.inference.outputs import VIDEO_RESULT_SCHEMA, validate_result
 from pose3d.inference.smoothing import OneEuroFilter, mean_acceleration, smooth_sequence
 from pose3d.inference.tracking import IoUTracker
-from pose3d.inference.video import decode_frames, write_video
+from pose3d.inference.video import decode_frames, decode_timed_frames, write_video
 from pose3d.metrics import mpjpe
 
 SEQUENCE = SequenceId(9, 14, 1, 1).name  # subject 9 walking, camera 1
@@ -80,6 +80,8 @@ def test_video_without_smoothing_equals_the_per_frame_path(walking_clip, lifter_
     validate_result(result, VIDEO_RESULT_SCHEMA)
     assert result["smoothing"] == {"filter": "none"} and result["intrinsics"]["source"] == "dataset"
     assert result["tracks"] == [{"id": 0, "first_frame": 0, "last_frame": FRAMES - 1, "frames_seen": FRAMES}]
+    # Each frame's time comes from the container (a constant-rate clip here: index / fps).
+    np.testing.assert_allclose([frame["time_s"] for frame in result["frames"]], np.arange(FRAMES) / FPS, atol=1e-3)
     panels = list(decode_frames(tmp_path / "video" / "panels" / f"{SEQUENCE}.mp4.mp4"))
     assert len(panels) == FRAMES and panels[0].shape[0] == 480
 
@@ -121,6 +123,21 @@ def test_one_euro_on_a_noisy_walk(walking_clip):
     assert np.allclose(smooth_sequence(truth[:1], FPS), truth[:1])  # the first sample passes through
     with pytest.raises(ValueError, match="fps"):
         OneEuroFilter(0.0)
+
+
+def test_frame_times_are_the_containers_and_the_filter_uses_them(walking_clip):
+    _, video = walking_clip
+    times = [seconds for _frame, seconds in decode_timed_frames(video)]
+    np.testing.assert_allclose(times, np.arange(FRAMES) / FPS, atol=1e-3)
+    # The One Euro filter with each step's own dt: the same as with fps when the steps are equal, and a
+    # step twice as long (a variable-rate phone clip) follows the new sample more closely, as it should.
+    samples = np.cumsum(np.random.default_rng(1).normal(0, 20.0, (5, 17, 3)), axis=0)
+    by_fps, by_dt, slow = OneEuroFilter(FPS), OneEuroFilter(FPS), OneEuroFilter(FPS)
+    for sample in samples[:4]:
+        np.testing.assert_allclose(by_fps(sample), by_dt(sample, 1.0 / FPS))
+        slow(sample, 1.0 / FPS)
+    step, long_step = by_fps(samples[4]), slow(samples[4], 2.0 / FPS)
+    assert np.abs(long_step - samples[4]).mean() < np.abs(step - samples[4]).mean()
 
 
 def test_one_euro_restarts_after_a_gap():

@@ -175,6 +175,11 @@ VIDEO_RESULT_SCHEMA: dict[str, Any] = {
                 "required": ["index", "people"],
                 "properties": {
                     "index": {"type": "integer"},
+                    "time_s": {
+                        "type": ["number", "null"],
+                        "description": "the frame's presentation time from the container, seconds: a phone's "
+                        "video has a variable frame rate, where index / fps drifts",
+                    },
                     "people": {
                         "type": "array",
                         "items": {

@@ -118,6 +118,7 @@ class _Image:
     joints_gt_mm: np.ndarray | None = None  # (P, 17, 3) dataset images only
     joints_mm: list[np.ndarray] = field(default_factory=list)
     reprojection: list[dict[str, Any] | None] = field(default_factory=list)  # per person, `reprojection_error`
+    time_s: float | None = None  # a video frame's presentation time
 
 
 def perception_backends(options: InferenceOptions):

@@ -42,15 +42,18 @@ class OneEuroFilter:
         self._value: np.ndarray | None = None
         self._speed: np.ndarray | None = None
 
-    def __call__(self, sample: np.ndarray) -> np.ndarray:
+    def __call__(self, sample: np.ndarray, dt: float | None = None) -> np.ndarray:
+        """Filter the next sample, `dt` seconds after the previous one (default 1 / fps): a phone's
+        video has a variable frame rate, and the filter's cutoffs are in Hz."""
         sample = np.asarray(sample, np.float64)
         if self._value is None or not np.all(np.isfinite(self._value)):
             self._value, self._speed = sample.copy(), np.zeros_like(sample)
             return sample.copy()
-        speed = (sample - self._value) / self.dt
-        self._speed = self._speed + _alpha(self.d_cutoff, self.dt) * (speed - self._speed)
+        dt = self.dt if dt is None or not dt > 0 else float(dt)
+        speed = (sample - self._value) / dt
+        self._speed = self._speed + _alpha(self.d_cutoff, dt) * (speed - self._speed)
         cutoff = self.min_cutoff + self.beta * np.abs(self._speed)
-        self._value = self._value + _alpha(cutoff, self.dt) * (sample - self._value)
+        self._value = self._value + _alpha(cutoff, dt) * (sample - self._value)
         return self._value.copy()
 
 

@@ -68,14 +68,30 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
 
 def decode_frames(path: str | Path, max_frames: int = 0) -> Iterator[np.ndarray]:
     """BGR uint8 frames of the video in order (at most `max_frames`, 0 = all)."""
-    capture, _ = open_video(path)
+    for frame, _time in decode_timed_frames(path, max_frames):
+        yield frame
+
+
+def decode_timed_frames(path: str | Path, max_frames: int = 0) -> Iterator[tuple[np.ndarray, float]]:
+    """(BGR uint8 frame, its presentation time in seconds) in order (at most `max_frames`, 0 = all).
+
+    Times are the container's timestamps: a phone records at a variable frame rate, where frame
+    index / fps drifts (a 30 fps clip slowed to 10 fps in low light). A container without usable
+    timestamps (none, or not increasing) gets 1 / fps per frame from then on.
+    """
+    capture, info = open_video(path)
     try:
-        index = 0
+        index, last = 0, -np.inf
+        trusted = True
         while not max_frames or index < max_frames:
             ok, frame = capture.read()
             if not ok:
                 break
-            yield frame
+            seconds = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            trusted = trusted and np.isfinite(seconds) and seconds > last
+            seconds = seconds if trusted else (index / info.fps if index == 0 else last + 1.0 / info.fps)
+            last = seconds
+            yield frame, float(seconds)
             index += 1
     finally:
         capture.release()
@@ -136,16 +152,18 @@ class _Smoother:
             raise ValueError(f"unknown smoothing {kind!r}; allowed: {list(SMOOTHING_FILTERS)}")
         self.kind, self.fps, self.min_cutoff, self.beta = kind, fps, min_cutoff, beta
         self.filters: dict[int, OneEuroFilter] = {}
-        self.last_seen: dict[int, int] = {}
+        self.last_seen: dict[int, tuple[int, float]] = {}  # track -> (frame index, time in seconds)
 
-    def __call__(self, track: int, frame: int, joints_mm: np.ndarray) -> np.ndarray:
+    def __call__(self, track: int, frame: int, joints_mm: np.ndarray, time_s: float | None = None) -> np.ndarray:
         if self.kind == "none":
             return joints_mm
         smoother = self.filters.setdefault(track, OneEuroFilter(self.fps, self.min_cutoff, self.beta))
-        if self.last_seen.get(track, frame - 1) != frame - 1:
+        previous = self.last_seen.get(track)
+        if previous is not None and previous[0] != frame - 1:
             smoother.reset()
-        self.last_seen[track] = frame
-        return smoother(joints_mm).astype(np.float32)
+        dt = time_s - previous[1] if previous is not None and time_s is not None else None
+        self.last_seen[track] = (frame, time_s)
+        return smoother(joints_mm, dt).astype(np.float32)
 
     def describe(self) -> dict[str, Any]:
         if self.kind == "none":
@@ -222,7 +240,7 @@ def infer_video(
             index = int(item.name.rsplit("#", 1)[1])
             if id(item) not in kept_ids:
                 per_frame.append({})
-                frame_records.append({"index": index, "people": [], "skipped": True})
+                frame_records.append({"index": index, "time_s": _seconds(item.time_s), "people": [], "skipped": True})
                 continue
             if intrinsics is None:
                 intrinsics, intrinsics_source = item.intrinsics, item.intrinsics_source
@@ -230,7 +248,8 @@ def infer_video(
             tracks = tracker.update(found.boxes_xyxy)
             joints_by_track, people = {}, []
             for person, track in enumerate(tracks):
-                joints_by_track[track] = smoother(track, index, np.asarray(item.joints_mm[person], np.float32))
+                joints_by_track[track] = smoother(track, index, np.asarray(item.joints_mm[person], np.float32),
+                                                  item.time_s)
                 people.append({
                     "track": int(track), "box_xyxy": run._finite(found.boxes_xyxy[person]),
                     "score": float(found.scores[person]),
@@ -240,7 +259,7 @@ def infer_video(
                 person_frames += 1
                 doubtful += bool(item.reprojection[person] and item.reprojection[person]["doubtful"])
             per_frame.append(joints_by_track)
-            frame_records.append({"index": index, "people": people})
+            frame_records.append({"index": index, "time_s": _seconds(item.time_s), "people": people})
             if renderer is not None:
                 with timer("draw"):
                     joints = np.stack([joints_by_track[t] for t in tracks]) if tracks else np.zeros((0, 17, 3))
@@ -251,7 +270,7 @@ def infer_video(
             progress.update(1)
         batch.clear()
 
-    frames = decode_frames(info.path, options.max_images)
+    frames = decode_timed_frames(info.path, options.max_images)
     try:
         _decode_loop(frames, batch, flush, dataset_images, lookup, info, name, options, skipped)
     except BaseException:
@@ -310,11 +329,15 @@ def infer_video(
     return summary
 
 
+def _seconds(time_s: float | None) -> float | None:
+    return None if time_s is None else round(float(time_s), 6)
+
+
 def _decode_loop(frames, batch, flush, dataset_images, lookup, info, name, options, skipped) -> None:
     """Decoded frames -> batches of `run._Image` handed to `flush`; dataset videos get their annotations."""
     from pose3d.inference import run
 
-    for index, image_bgr in enumerate(frames):
+    for index, (image_bgr, time_s) in enumerate(frames):
         if dataset_images is not None:
             if index >= len(dataset_images):
                 log.warning("%s: frame %d and later have no annotated image in sequence %s; stopping",
@@ -324,10 +347,11 @@ def _decode_loop(frames, batch, flush, dataset_images, lookup, info, name, optio
             frame = lookup.frame_for(dataset_images[index], image_bgr)
         else:
             frame = Frame(image_bgr, None)
-        batch.append(run._Image(info.path, f"{name}#{index:06d}", frame, cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)))
+        batch.append(run._Image(info.path, f"{name}#{index:06d}", frame, cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB),
+                                time_s=time_s))
         if len(batch) >= max(1, options.batch_size):
             flush()
     flush()
 
 
-__all__ = ["MIN_CUTOFF_HZ", "BETA", "decode_frames", "infer_video", "open_video", "write_video"]
+__all__ = ["MIN_CUTOFF_HZ", "BETA", "decode_frames", "decode_timed_frames", "infer_video", "open_video", "write_video"]
