@@ -25,7 +25,7 @@ backends, "none" for the real models).
 | keypoints_2d   | (N, 17, 3) float32            | (x, y, score) in original pixels, `keypoints_layout`; NaN when not ok (zeros for a missed annotated subject) |
 | box            | (N, 4) float32                | person box xyxy, original pixels; NaN when not ok |
 | person_score   | (N,) float32                  | detector confidence of the chosen person (1 for groundtruth); NaN when not ok |
-| crop           | (N, 3) float32                | square crop (x0, y0, side) in original pixels; NaN when not ok |
+| crop           | (N, 3) float32                | square crop (x0, y0, side) in original pixels; NaN when not ok (a missed annotated subject: its box's) |
 | depth          | (N, depth_size, depth_size) float16 | depth crop in metres (0 = no surface / outside the image); NaN when not ok |
 | focal_estimate | (N,) float32                  | focal length in pixels: DepthPro's field-of-view estimate, or the camera's mean focal for the dataset backend; NaN if unknown |
 | joints_cam_mm  | (N, 17, 3) float32            | ground-truth Human3.6M-17 camera-space joints, mm; NaN if missing |
