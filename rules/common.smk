@@ -191,11 +191,6 @@ def packed_runtime(frames):
     return lambda wildcards, attempt: (15 + frames // 300) * attempt
 
 
-def preprocess_frame_counts():
-    """Annotated frames per sequence: from the catalog (real data) or the generator's settings."""
-    return PLAN.frames
-
-
 def share_profile_settings(rule_name):
     """A profile's set-resources / set-threads for `preprocess` (e.g. the GPU partition of
     profiles/slurm-gpu) also apply to each packed rule. Snakemake matches them by rule name

@@ -44,7 +44,7 @@ if not CFG.perception.frames_per_job:
 else:
 
     PREPROCESS_JOBS = pack_sequences(
-        preprocess_frame_counts(),
+        PLAN.frames,  # annotated frames per sequence: the catalog (real data) or the generator's settings
         {subject: frame_step_for_subject(CFG, subject) for subject in CFG.dataset.subjects},
         CFG.perception.frames_per_job,
     )

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from pose3d import metrics
 from pose3d.config import Config
 from pose3d.evaluate.baseline import baseline_predictions, mean_root_relative_pose
 from pose3d.evaluate.plots import plot_per_joint, plot_worst_median_sheet, worst_and_median
@@ -176,7 +177,8 @@ def evaluate_checkpoint(
 
     model_summary = summarize(predictions.predicted_mm, predictions.true_mm, actions)
     baseline_summary = summarize(baseline, predictions.true_mm, actions)
-    coverage = person_coverage(predictions)
+    errors = per_sample_errors(predictions.predicted_mm, predictions.true_mm)["mpjpe"]  # (N,) mm, read below
+    coverage = person_coverage(predictions, errors)
     results = {
         "model_name": model_name,
         "checkpoint": str(checkpoint),
@@ -191,7 +193,7 @@ def evaluate_checkpoint(
         "num_samples": int(len(actions)),
         "people_missed": coverage,
         "protocol": protocol_coverage(len(actions), protocol_frames),
-        "reprojection_check": reprojection_summary(predictions),
+        "reprojection_check": reprojection_summary(predictions, errors),
         "units": "mm",
         "model": model_summary,
         "baseline": {"description": "training-set mean root-relative pose", **baseline_summary},
@@ -205,7 +207,6 @@ def evaluate_checkpoint(
         out_dir / "per_joint.png",
         f"{model_name}: per-joint MPJPE on {len(actions)} {results['split']} samples ({results['inputs']['kind']})",
     )
-    errors = per_sample_errors(predictions.predicted_mm, predictions.true_mm)["mpjpe"]
     prov = predictions.provenance
     labels = [
         f"S{prov['subject'][i]} {action_name(prov['action'][i])} c{prov['camera'][i]} f{prov['frame'][i]}"
@@ -227,7 +228,7 @@ def evaluate_checkpoint(
     protocol = results["protocol"]
     if protocol is not None and protocol["evaluated"] != protocol["frames"]:
         log.warning("%s: the figures cover %d of the protocol's %d test frames (%.1f %%): %s", model_name,
-                    protocol["evaluated"], protocol["frames"], 100 * protocol["coverage"], protocol["note"])
+                    protocol["evaluated"], protocol["frames"], 100 * (protocol["coverage"] or 0), protocol["note"])
     if coverage["samples"]:
         log.warning("%s: the detector missed the subject in %d of %d %s samples; they are in the figures above "
                     "(no 2D keypoints); over the others MPJPE is %.1f mm", model_name, coverage["samples"],
@@ -235,14 +236,14 @@ def evaluate_checkpoint(
     return results
 
 
-def reprojection_summary(predictions: Predictions) -> dict[str, Any] | None:
+def reprojection_summary(predictions: Predictions, errors: np.ndarray) -> dict[str, Any] | None:
     """How inference's doubt flag behaves on the test samples: the spread of the reprojection share, how
-    many would be flagged, and their MPJPE beside the others' (does the flag point at worse results?)."""
+    many would be flagged, and their MPJPE (`errors`, per sample) beside the others' (does the flag
+    point at worse results?)."""
     shares = predictions.reprojection
     known = np.isfinite(shares)
     if not known.any():
         return None
-    errors = per_sample_errors(predictions.predicted_mm, predictions.true_mm)["mpjpe"]
     doubtful = known & (shares > DOUBTFUL_SHARE)
     others = known & ~doubtful
     top = known & (shares > np.percentile(shares[known], 90))
@@ -277,8 +278,9 @@ def protocol_coverage(evaluated: int, protocol_frames: int | None) -> dict[str, 
             "coverage": round(evaluated / protocol_frames, 4) if protocol_frames else None, "note": note}
 
 
-def person_coverage(predictions: Predictions) -> dict[str, Any]:
-    """How many evaluated samples had no detected person, per action, and the model's MPJPE without them.
+def person_coverage(predictions: Predictions, errors: np.ndarray) -> dict[str, Any]:
+    """How many evaluated samples had no detected person, per action, and the model's MPJPE without them
+    (mean over actions of `errors`, the per-sample MPJPE).
 
     Those samples stay in every headline figure: the protocol evaluates every frame, and leaving a
     detector's misses out would flatter it (misses are the hard frames) and make runs with different
@@ -289,7 +291,7 @@ def person_coverage(predictions: Predictions) -> dict[str, Any]:
     others = None
     if missed.any() and (~missed).any():
         kept = ~missed
-        others = summarize(predictions.predicted_mm[kept], predictions.true_mm[kept], actions[kept])["average"]["mpjpe"]
+        others = metrics.per_action_table({"mpjpe": errors[kept]}, actions[kept])["average"]["mpjpe"]
     return {
         "samples": int(missed.sum()),
         "per_action": {action_name(a): int(c) for a, c in zip(*np.unique(actions[missed], return_counts=True), strict=True)},
