@@ -64,6 +64,7 @@ from pose3d.perception import (
     keypoint_backend_from_config,
     select_person,
 )
+from pose3d.perception.agreement import describe_offset, keypoint_agreement
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,11 @@ def preprocess_sequence(
     seconds = time.perf_counter() - started
     kept = int(np.sum(out["status"] == STATUS_OK))
     missed = int(np.sum((out["status"] == STATUS_NO_PERSON) & np.isfinite(out["crop"][:, 2])))
+    boxes_xyxy = np.concatenate([boxes_xywh[:, :2], boxes_xywh[:, :2] + boxes_xywh[:, 2:]], axis=1) if n else np.zeros((0, 4))
+    agreement = keypoint_agreement(out["keypoints_2d"], keypoint_backend.layout, out["joints_cam_mm"],
+                                   out["intrinsics"][0] if n else np.ones(4), boxes_xyxy, out["status"] == STATUS_OK)
+    if agreement is not None and agreement["misaligned"]:
+        log.warning(describe_offset(sequence_name, agreement))
     report = {
         "sequence": sequence_name,
         "keypoints_backend": kp_settings.backend,
@@ -230,6 +236,8 @@ def preprocess_sequence(
         # no_person frames cropped at the annotated box, without keypoints: evaluated, never trained on.
         "frames_missed_kept_for_evaluation": missed,
         "skipped": {name: {"count": len(paths), "paths": paths} for name, paths in skipped.items()},
+        # The 2D keypoints against the annotation's projected 3D joints (`pose3d.perception.agreement`).
+        "keypoints_vs_annotation": agreement,
         # Frames the annotations list but the reader dropped before preprocess saw them (no rows here).
         "skipped_by_reader": dict(record.skipped),
         "seconds": round(seconds, 3),

@@ -47,7 +47,33 @@ def _preprocess_lines(results: Path) -> list[str]:
     line = f"preprocess: {len(reports)} sequences, {kept}/{seen} frames kept (skipped: {reasons})"
     if missed:
         line += f"; {missed} of the no_person frames kept for evaluation without 2D keypoints (never trained on)"
+    return [line, *_agreement_lines([_load_json(report) or {} for report in reports])]
+
+
+def _agreement_lines(contents: list[dict]) -> list[str]:
+    """The 2D keypoints against the annotation's projected joints, over every sequence (see
+    `pose3d.perception.agreement`): the detector's error on this data, and sequences whose annotation
+    sits off the video."""
+    found = [(content.get("sequence", "?"), content["keypoints_vs_annotation"]) for content in contents
+             if content.get("keypoints_vs_annotation")]
+    if not found:
+        return []
+    frames = sum(agreement["frames"] for _, agreement in found)
+    error = sum(agreement["mean_error_of_height"] * agreement["frames"] for _, agreement in found) / frames
+    worst = max(agreement["mean_error_of_height"] for _, agreement in found)
+    line = (f"2D keypoints vs the annotation's projected joints: mean error {error:.3f} of the person's height "
+            f"over {frames} frames (worst sequence {worst:.3f})")
+    shifted = sorted(sequence for sequence, agreement in found if agreement["misaligned"])
+    failing = sorted(sequence for sequence, agreement in found if agreement.get("detector_off"))
+    line += f"; offset as a whole (3D annotation off its video?): {_some(shifted)}"
+    line += f"; detector off by over 0.1 of the height: {_some(failing)}"
     return [line]
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    if not names:
+        return "none"
+    return f"{len(names)} ({', '.join(names[:shown])}{', ...' if len(names) > shown else ''})"
 
 
 def _dataset_lines(results: Path) -> list[str]:
