@@ -221,9 +221,10 @@ def preprocess_sequence(
     seconds = time.perf_counter() - started
     kept = int(np.sum(out["status"] == STATUS_OK))
     missed = int(np.sum((out["status"] == STATUS_NO_PERSON) & np.isfinite(out["crop"][:, 2])))
-    boxes_xyxy = np.concatenate([boxes_xywh[:, :2], boxes_xywh[:, :2] + boxes_xywh[:, 2:]], axis=1) if n else np.zeros((0, 4))
-    agreement = keypoint_agreement(out["keypoints_2d"], keypoint_backend.layout, out["joints_cam_mm"],
-                                   out["intrinsics"][0] if n else np.ones(4), boxes_xyxy, out["status"] == STATUS_OK)
+    # The person's height as the simulated detector takes it: the annotated box's longer side.
+    heights = boxes_xywh[:, 2:4].max(axis=1) if n else np.zeros(0)
+    agreement = keypoint_agreement(out["keypoints_2d"], keypoint_backend.layout, out["joints_cam_mm"], out["intrinsics"],
+                                   heights, out["status"] == STATUS_OK)
     if agreement is not None and agreement["misaligned"]:
         log.warning(describe_offset(sequence_name, agreement))
     report = {

@@ -61,6 +61,10 @@ def test_evaluation_writes_every_report_with_the_baseline(trained):
     assert saved["inputs"]["kind"] == "simulated perception" and saved["model_selection"]["split"] == "val"
     assert "on 12 test samples" in table and "Split: **test** (subjects S9)" in table
     assert "Inputs: **simulated perception**" in table and "detector error model" in table
+    # The samples' keypoints are the exact projections: measured back through crop and intrinsics, ~0 px.
+    measured = saved["input_keypoint_error"]
+    assert measured["samples"] == 12 and measured["joints"] == 17 and measured["mean_error_px"] < 0.01
+    assert "2D inputs measured: 0.0 px mean joint error" in table
 
     from pose3d.run_summary import summarize
 

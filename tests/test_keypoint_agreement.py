@@ -29,24 +29,24 @@ def _standing_people(frames: int, rng: np.random.Generator) -> np.ndarray:
     return people + np.array([0.0, 100.0, 4500.0])
 
 
-def _boxes(joints: np.ndarray) -> np.ndarray:
+def _heights(joints: np.ndarray) -> np.ndarray:
+    """(F,) the person's height in pixels: the longer side of a box 20 px around the projected joints."""
     pixels = camera_to_pixel(joints, INTRINSICS[:2], INTRINSICS[2:])
-    return np.concatenate([pixels.min(1) - 20, pixels.max(1) + 20], axis=1)
+    return (pixels.max(1) - pixels.min(1)).max(-1) + 40
 
 
-def _detected(joints: np.ndarray, boxes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _detected(joints: np.ndarray, heights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The workflow's simulated detector (config defaults) on each frame."""
     detector = DetectorErrors(relative_error=0.015, swap_prob=0.02, occluded_drop_prob=0.3)
     pixels = camera_to_pixel(joints, INTRINSICS[:2], INTRINSICS[2:])
-    return np.stack([detector(p, j, float(max(b[2] - b[0], b[3] - b[1])), rng)
-                     for p, j, b in zip(pixels, joints, boxes, strict=True)])
+    return np.stack([detector(p, j, float(h), rng) for p, j, h in zip(pixels, joints, heights, strict=True)])
 
 
 def test_a_detector_on_its_annotation_is_not_offset_and_its_error_is_measured():
     rng = np.random.default_rng(0)
     joints = _standing_people(40, rng)
-    boxes = _boxes(joints)
-    agreement = keypoint_agreement(_detected(joints, boxes, rng), "h36m17", joints, INTRINSICS, boxes, np.ones(40, bool))
+    heights = _heights(joints)
+    agreement = keypoint_agreement(_detected(joints, heights, rng), "h36m17", joints, INTRINSICS, heights, np.ones(40, bool))
     assert agreement["frames"] == 40 and agreement["joints"] == 17
     assert 0.01 < agreement["mean_error_of_height"] < 0.04  # about the configured 1.5 %, plus occlusions and swaps
     assert np.linalg.norm(agreement["median_offset_of_height"]) < 0.01
@@ -57,10 +57,10 @@ def test_an_annotation_200_mm_off_its_video_is_flagged_with_its_offset():
     """The video shows the person where they are; the annotation says 200 mm to the side."""
     rng = np.random.default_rng(1)
     joints = _standing_people(40, rng)
-    boxes = _boxes(joints)
-    keypoints = _detected(joints, boxes, rng)  # what a detector sees in the video
+    heights = _heights(joints)
+    keypoints = _detected(joints, heights, rng)  # what a detector sees in the video
     annotation = joints + np.array([200.0, 0.0, 0.0])
-    agreement = keypoint_agreement(keypoints, "h36m17", annotation, INTRINSICS, boxes, np.ones(40, bool))
+    agreement = keypoint_agreement(keypoints, "h36m17", annotation, INTRINSICS, heights, np.ones(40, bool))
     expected_px = -INTRINSICS[0] * 200.0 / 4500.0  # keypoints minus the projected annotation
     assert agreement["misaligned"]
     assert agreement["median_offset_px"][0] == pytest.approx(expected_px, abs=3.0)
@@ -73,7 +73,7 @@ def test_coco_keypoints_are_compared_on_the_joints_both_layouts_share():
     joints = _standing_people(10, rng)
     pixels = camera_to_pixel(joints, INTRINSICS[:2], INTRINSICS[2:])
     coco = skeleton.h36m_to_coco(np.concatenate([pixels, np.ones((10, 17, 1))], axis=-1))
-    agreement = keypoint_agreement(coco, "coco17", joints, INTRINSICS, _boxes(joints), np.ones(10, bool))
+    agreement = keypoint_agreement(coco, "coco17", joints, INTRINSICS, _heights(joints), np.ones(10, bool))
     assert agreement["joints"] == len(skeleton.H36M_FROM_COCO)
     assert agreement["mean_error_of_height"] == pytest.approx(0.0, abs=1e-6)
 
@@ -81,24 +81,24 @@ def test_coco_keypoints_are_compared_on_the_joints_both_layouts_share():
 def test_a_detector_wrong_by_different_amounts_is_failing_not_an_offset_annotation():
     rng = np.random.default_rng(3)
     joints = _standing_people(40, rng)
-    boxes = _boxes(joints)
-    keypoints = _detected(joints, boxes, rng)
+    heights = _heights(joints)
+    keypoints = _detected(joints, heights, rng)
     keypoints[..., :2] += rng.normal(0.0, 120.0, size=(40, 1, 2))  # a different wrong place every frame
-    agreement = keypoint_agreement(keypoints, "h36m17", joints, INTRINSICS, boxes, np.ones(40, bool))
+    agreement = keypoint_agreement(keypoints, "h36m17", joints, INTRINSICS, heights, np.ones(40, bool))
     assert agreement["detector_off"] and not agreement["misaligned"]
 
 
 def test_frames_without_a_person_or_joints_are_left_out():
     rng = np.random.default_rng(4)
     joints = _standing_people(12, rng)
-    boxes = _boxes(joints)
-    keypoints = _detected(joints, boxes, rng)
+    heights = _heights(joints)
+    keypoints = _detected(joints, heights, rng)
     keypoints[:3, :, 2] = 0.0  # missed subjects (score 0)
     joints[3:5] = np.nan  # missing annotation
     compare = np.ones(12, bool)
     compare[5] = False
-    assert keypoint_agreement(keypoints, "h36m17", joints, INTRINSICS, boxes, compare)["frames"] == 6
-    assert keypoint_agreement(keypoints, "h36m17", joints, INTRINSICS, boxes, np.zeros(12, bool)) is None
+    assert keypoint_agreement(keypoints, "h36m17", joints, INTRINSICS, heights, compare)["frames"] == 6
+    assert keypoint_agreement(keypoints, "h36m17", joints, INTRINSICS, heights, np.zeros(12, bool)) is None
 
 
 def test_preprocess_with_a_real_detector_flags_the_take_whose_annotation_is_off(tmp_path):

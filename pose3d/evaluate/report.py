@@ -103,6 +103,16 @@ def _reprojection_lines(results: dict[str, Any]) -> list[str]:
     return [line, ""]
 
 
+def _input_error_lines(results: dict[str, Any]) -> list[str]:
+    """metrics.md's line on how far the 2D inputs were from the projected ground truth."""
+    error = results.get("input_keypoint_error")
+    if not error:
+        return []
+    return [f"- 2D inputs measured: {error['mean_error_px']:.1f} px mean joint error ({error['mean_error_of_height']:.3f} "
+            f"of the person's height) from the projected ground truth, over the {error['samples']} samples with a "
+            f"detected person and the {error['joints']} joints compared."]
+
+
 def _missed_lines(results: dict[str, Any]) -> list[str]:
     """metrics.md's note on samples whose subject the detector missed (none: no note)."""
     missed = results.get("people_missed") or {}
@@ -144,6 +154,7 @@ def write_reports(results: dict[str, Any], actions: np.ndarray, out_dir: str | P
         + f"; the checkpoint was selected on the validation split (lowest {selection_title(results)}).",
         f"- Inputs: **{inputs.get('kind', 'unknown')}**. 2D keypoints: {inputs.get('keypoints', 'unknown')}."
         f" Depth: {inputs.get('depth', 'unknown')}.",
+        *_input_error_lines(results),
         "",
         *_protocol_lines(results),
         *_missed_lines(results),

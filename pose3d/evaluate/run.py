@@ -22,6 +22,7 @@ from pose3d.evaluate.baseline import baseline_predictions, mean_root_relative_po
 from pose3d.evaluate.plots import plot_per_joint, plot_worst_median_sheet, worst_and_median
 from pose3d.evaluate.report import action_name, per_sample_errors, summarize, write_reports
 from pose3d.inference.reprojection import DOUBTFUL_SHARE, reprojection_error
+from pose3d.perception.agreement import keypoint_agreement
 from pose3d.perception.error_models import perception_inputs
 from pose3d.shards import schema
 from pose3d.shards.reader import ShardReader, localize_shards
@@ -39,6 +40,9 @@ class Predictions:
     provenance: dict[str, np.ndarray]  # subject, action, subaction, camera, frame: (N,) each
     person_detected: np.ndarray  # (N,) bool; False: the detector missed the subject (no 2D keypoints)
     reprojection: np.ndarray  # (N,) inference's reprojection check (share of the 2D size), NaN: too few joints
+    keypoints_px: np.ndarray  # (N, 17, 3) the 2D input keypoints in original image pixels
+    intrinsics: np.ndarray  # (N, 4) fx, fy, cx, cy
+    crop_scale: np.ndarray  # (N,) original pixels per crop pixel
 
 
 @torch.no_grad()
@@ -56,7 +60,7 @@ def predict(model: torch.nn.Module, test_shards: Sequence[str | Path], batch_siz
     dataset = ShardDataset(test_shards, evaluation=True, rank=0, world_size=1, fields=fields)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=min(num_workers, len(dataset.paths)),
                         collate_fn=packed_collate)
-    predicted, true, detected, reprojection = [], [], [], []
+    predicted, true, detected, reprojection, keypoints, intrinsics, crop_scales = [], [], [], [], [], [], []
     provenance: dict[str, list[np.ndarray]] = {name: [] for name in schema.PROVENANCE}
     model.eval()
     for batch in tqdm(loader, desc="evaluate", unit="batch", dynamic_ncols=True):
@@ -65,6 +69,9 @@ def predict(model: torch.nn.Module, test_shards: Sequence[str | Path], batch_siz
         true.append(batch["joints_3d"].numpy())
         detected.append(schema.person_detected(batch[schema.KEYPOINTS_2D].numpy()))
         reprojection.append(reprojection_shares(predicted[-1], batch, keypoints_layout))
+        keypoints.append(keypoints_in_image(batch))
+        intrinsics.append(batch[schema.INTRINSICS].numpy().astype(np.float64))
+        crop_scales.append(batch[schema.CROP].numpy()[:, 2].astype(np.float64))
         for name in schema.PROVENANCE:
             provenance[name].append(batch[name].numpy())
     if not predicted:
@@ -75,14 +82,23 @@ def predict(model: torch.nn.Module, test_shards: Sequence[str | Path], batch_siz
         {name: np.concatenate(values) for name, values in provenance.items()},
         np.concatenate(detected),
         np.concatenate(reprojection),
+        np.concatenate(keypoints),
+        np.concatenate(intrinsics),
+        np.concatenate(crop_scales),
     )
+
+
+def keypoints_in_image(batch: dict[str, Any]) -> np.ndarray:
+    """(B, 17, 3) a batch's 2D keypoints from crop pixels to original image pixels (score kept)."""
+    keypoints = batch[schema.KEYPOINTS_2D].numpy().astype(np.float64)
+    crop = batch[schema.CROP].numpy().astype(np.float64)
+    keypoints[..., :2] = keypoints[..., :2] * crop[:, None, 2:3] + crop[:, None, :2]
+    return keypoints
 
 
 def reprojection_shares(joints_mm: np.ndarray, batch: dict[str, Any], keypoints_layout: str) -> np.ndarray:
     """(B,) the reprojection check inference runs on photos (`pose3d.inference.reprojection`), per sample."""
-    keypoints = batch[schema.KEYPOINTS_2D].numpy().astype(np.float64)
-    crop = batch[schema.CROP].numpy().astype(np.float64)
-    keypoints[..., :2] = keypoints[..., :2] * crop[:, None, 2:3] + crop[:, None, :2]  # original image pixels
+    keypoints = keypoints_in_image(batch)
     shares = []
     for joints, points, intrinsics in zip(joints_mm, keypoints, batch[schema.INTRINSICS].numpy(), strict=True):
         result = reprojection_error(joints, points, keypoints_layout, intrinsics)
@@ -179,6 +195,8 @@ def evaluate_checkpoint(
     baseline_summary = summarize(baseline, predictions.true_mm, actions)
     errors = per_sample_errors(predictions.predicted_mm, predictions.true_mm)["mpjpe"]  # (N,) mm, read below
     coverage = person_coverage(predictions, errors)
+    size = shards_attr(test_shards, schema.ATTR_IMAGE_SIZE)
+    image_size = int(size) if size.isdigit() else config.shards.image_size
     results = {
         "model_name": model_name,
         "checkpoint": str(checkpoint),
@@ -188,6 +206,8 @@ def evaluate_checkpoint(
         "subjects": sorted(int(s) for s in np.unique(predictions.provenance[schema.SUBJECT])),
         "averaging": "mean over actions (each action weighs the same); all_samples: mean over samples",
         "inputs": perception_inputs(config.perception),
+        # The 2D inputs measured against the projected ground truth (a real detector's error on these samples).
+        "input_keypoint_error": input_keypoint_error(predictions, layout, image_size, config.shards.crop_padding),
         "shard_source": shards_attr(test_shards, schema.ATTR_SOURCE),
         "model_selection": model_selection(state),
         "num_samples": int(len(actions)),
@@ -234,6 +254,19 @@ def evaluate_checkpoint(
                     "(no 2D keypoints); over the others MPJPE is %.1f mm", model_name, coverage["samples"],
                     len(actions), results["split"], coverage["mpjpe_over_the_others"] or float("nan"))
     return results
+
+
+def input_keypoint_error(predictions: Predictions, layout: str, image_size: int, crop_padding: float) -> dict[str, Any] | None:
+    """How far the test samples' 2D input keypoints lie from the projected ground truth, as a paper states
+    its 2D detector's error: mean per joint in pixels and as a share of the person's height (the box's
+    longer side, the crop's side / `crop_padding`), over the samples with a detected person."""
+    heights = predictions.crop_scale * image_size / crop_padding
+    agreement = keypoint_agreement(predictions.keypoints_px, layout, predictions.true_mm, predictions.intrinsics,
+                                   heights, predictions.person_detected)
+    if agreement is None:
+        return None
+    return {"samples": agreement["frames"], "joints": agreement["joints"], "mean_error_px": agreement["mean_error_px"],
+            "mean_error_of_height": agreement["mean_error_of_height"], "averaging": "mean over samples"}
 
 
 def reprojection_summary(predictions: Predictions, errors: np.ndarray) -> dict[str, Any] | None:

@@ -45,12 +45,13 @@ MIN_JOINTS = 6  # a frame with fewer comparable joints is left out
 
 def keypoint_agreement(
     keypoints: np.ndarray, keypoints_layout: str, joints_cam_mm: np.ndarray, intrinsics: np.ndarray,
-    boxes_xyxy: np.ndarray, compare: np.ndarray,
+    person_heights: np.ndarray, compare: np.ndarray,
 ) -> dict[str, Any] | None:
     """Agreement of (N, 17, 3) keypoints (x, y, score; original pixels) with the projection of (N, 17, 3)
-    camera-space joints (Human3.6M-17, mm) through `intrinsics` (fx, fy, cx, cy), over the frames
-    where `compare` (N,) is True. The person's height is the annotated box's longer side (`boxes_xyxy`,
-    (N, 4)), or the projected joints' extent without one. None when no frame has MIN_JOINTS joints.
+    camera-space joints (Human3.6M-17, mm) through `intrinsics` (fx, fy, cx, cy; (4,) or one per frame
+    (N, 4)), over the frames where `compare` (N,) is True. `person_heights` (N,): pixels, as the
+    simulated detector takes them (the annotated box's longer side); NaN: the projected joints' extent
+    stands in. None when no frame has MIN_JOINTS joints.
     """
     keypoints = np.asarray(keypoints, np.float64)
     joints = np.asarray(joints_cam_mm, np.float64)
@@ -59,16 +60,17 @@ def keypoint_agreement(
         keypoints, joints = keypoints[:, coco], joints[:, h36m]
     elif keypoints_layout != "h36m17":
         raise ValueError(f"unknown keypoint layout {keypoints_layout!r}")
-    fx, fy, cx, cy = (float(v) for v in np.asarray(intrinsics, np.float64).reshape(-1)[:4])
+    intrinsics = np.broadcast_to(np.asarray(intrinsics, np.float64), (len(joints), 4))
     with np.errstate(divide="ignore", invalid="ignore"):
-        projected = camera_to_pixel(joints, np.array([fx, fy]), np.array([cx, cy]))
+        projected = camera_to_pixel(joints, intrinsics[:, :2], intrinsics[:, 2:])
     valid = (np.isfinite(keypoints).all(-1) & (np.nan_to_num(keypoints[..., 2]) > 0)
              & np.isfinite(projected).all(-1) & (np.nan_to_num(joints[..., 2]) > 0))
     frames = np.asarray(compare, bool) & (valid.sum(-1) >= MIN_JOINTS)
     if not frames.any():
         return None
     offsets = np.where(valid[..., None], keypoints[..., :2] - projected, np.nan)[frames]
-    heights = _person_heights(np.asarray(boxes_xyxy, np.float64)[frames], np.where(valid[..., None], projected, np.nan)[frames])
+    heights = _heights_or_extent(np.asarray(person_heights, np.float64)[frames],
+                                 np.where(valid[..., None], projected, np.nan)[frames])
     shares = offsets / heights[:, None, None]
     error = np.nanmean(np.linalg.norm(shares, axis=-1), axis=1)  # (F,) mean joint error / height
     per_frame = np.nanmean(shares, axis=1)  # (F, 2) each frame's mean offset / height
@@ -82,6 +84,7 @@ def keypoint_agreement(
         "frames": int(frames.sum()),
         "joints": int(keypoints.shape[1]),
         "mean_error_of_height": round(float(error.mean()), 5),
+        "mean_error_px": round(float(np.nanmean(np.nanmean(np.linalg.norm(offsets, axis=-1), axis=1))), 2),
         "median_offset_of_height": [round(float(v), 5) for v in shift],
         "median_offset_px": [round(float(v), 2) for v in shift_px],
         "offset_spread_of_height": round(spread, 5),  # median distance of a frame's offset from that
@@ -100,9 +103,8 @@ def describe_offset(sequence: str, agreement: dict[str, Any]) -> str:
             f"quirks'), or the detector keeps taking something else for the person; look at a frame")
 
 
-def _person_heights(boxes_xyxy: np.ndarray, projected: np.ndarray) -> np.ndarray:
-    """(F,) the annotated box's longer side, or the extent of the projected joints without a box."""
-    from_box = np.maximum(boxes_xyxy[:, 2] - boxes_xyxy[:, 0], boxes_xyxy[:, 3] - boxes_xyxy[:, 1])
-    extent = np.nanmax(np.nanmax(projected, axis=1) - np.nanmin(projected, axis=1), axis=-1)
-    heights = np.where(np.isfinite(from_box) & (from_box > 0), from_box, extent)
-    return np.maximum(heights, 1.0)
+def _heights_or_extent(heights: np.ndarray, projected: np.ndarray) -> np.ndarray:
+    """(F,) the given heights, or the extent of the projected joints where none is known."""
+    with np.errstate(invalid="ignore"):
+        extent = np.nanmax(np.nanmax(projected, axis=1) - np.nanmin(projected, axis=1), axis=-1)
+    return np.maximum(np.where(np.isfinite(heights) & (heights > 0), heights, extent), 1.0)
