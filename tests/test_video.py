@@ -140,6 +140,25 @@ def test_frame_times_are_the_containers_and_the_filter_uses_them(walking_clip):
     assert np.abs(long_step - samples[4]).mean() < np.abs(step - samples[4]).mean()
 
 
+def test_panel_video_keeps_the_sources_timing_across_gaps(tmp_path):
+    """Frames at 1/25 s, then a 4-frame gap, then faster than 25 fps: the gap is filled by repeating
+    the frame after it, nothing is dropped, and the file's frame count matches the source's duration."""
+    from pose3d.inference.video import Mp4Writer
+
+    times = [0.0, 0.04, 0.08, 0.28, 0.30, 0.32, 0.40]  # 0.28: four slots after 0.08 (0.12-0.24 missing)
+    writer = Mp4Writer(tmp_path / "panel.mp4", FPS)
+    shades = np.arange(len(times)) * 30
+    for shade, seconds in zip(shades, times, strict=True):
+        writer.append(np.full((32, 48, 3), shade, np.uint8), seconds)
+    # Slots 0-2; the frame at 0.28 s fills slots 3-7 (the gap); 0.30 and 0.32 s come faster than the rate
+    # and are written once each (slots 8, 9); 0.40 s lands in slot 10.
+    assert writer.close() == 11
+    written = [int(frame.mean()) for frame in decode_frames(tmp_path / "panel.mp4")]
+    assert len(written) == 11
+    expected = [0, 30, 60, 90, 90, 90, 90, 90, 120, 150, 180]
+    np.testing.assert_allclose(written, expected, atol=6)  # mp4v is lossy
+
+
 def test_one_euro_restarts_after_a_gap():
     sequence = np.zeros((6, 17, 3))
     sequence[3] = np.nan

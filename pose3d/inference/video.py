@@ -98,7 +98,15 @@ def decode_timed_frames(path: str | Path, max_frames: int = 0) -> Iterator[tuple
 
 
 class Mp4Writer:
-    """RGB frames (all one size) -> an MPEG-4 (mp4v) file, written under a temporary name and renamed by `close()`."""
+    """RGB frames (all one size) -> an MPEG-4 (mp4v) file, written under a temporary name and renamed by `close()`.
+
+    The file has one fixed rate, `fps`. A phone video's frames come at a varying rate, and frames an
+    input skips leave gaps: given each frame's time (`append(frame, time_s)`), a frame after a gap is
+    repeated to fill it, so the panel video stays in step with the source instead of running ahead.
+    No frame is ever dropped; frames that come faster than `fps` are written once each.
+    """
+
+    MAX_REPEAT_S = 10.0  # a longer jump in the times is taken for a broken timestamp, not a pause
 
     def __init__(self, path: str | Path, fps: float) -> None:
         self.path = Path(path)
@@ -106,16 +114,24 @@ class Mp4Writer:
         self.temporary = files.temporary_path(self.path, keep_suffix=True)
         self.writer: cv2.VideoWriter | None = None
         self.count = 0
+        self.start_s: float | None = None
 
-    def append(self, frame_rgb: np.ndarray) -> None:
+    def append(self, frame_rgb: np.ndarray, time_s: float | None = None) -> None:
+        repeats = 1
+        if time_s is not None and np.isfinite(time_s) and self.fps > 0:
+            self.start_s = time_s if self.start_s is None else self.start_s
+            slot = int(round((time_s - self.start_s) * self.fps))  # this frame's place at the fixed rate
+            repeats = int(np.clip(slot - self.count + 1, 1, max(1, self.MAX_REPEAT_S * self.fps)))
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             height, width = frame_rgb.shape[:2]
             self.writer = cv2.VideoWriter(str(self.temporary), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
             if not self.writer.isOpened():
                 raise OSError(f"OpenCV cannot write an mp4v video at {self.path}")
-        self.writer.write(cv2.cvtColor(np.ascontiguousarray(frame_rgb), cv2.COLOR_RGB2BGR))
-        self.count += 1
+        frame_bgr = cv2.cvtColor(np.ascontiguousarray(frame_rgb), cv2.COLOR_RGB2BGR)
+        for _ in range(repeats):
+            self.writer.write(frame_bgr)
+        self.count += repeats
 
     def close(self, commit: bool = True) -> int:
         """Finish the file; with `commit` and at least one frame, rename it into place. Returns the frame count."""
@@ -266,7 +282,7 @@ def infer_video(
                     panel_video.append(renderer.render(
                         item.image_rgb, found.keypoints, item.keypoints_layout, joints,
                         labels=[f"#{t}" for t in tracks], boxes_xyxy=found.boxes_xyxy,
-                    ))
+                    ), item.time_s)
             progress.update(1)
         batch.clear()
 
