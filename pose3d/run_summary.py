@@ -100,7 +100,7 @@ def _shard_lines(results: Path) -> list[str]:
 
 def _metric_lines(results: Path) -> list[str]:
     lines: list[str] = []
-    seen_inputs: list[tuple[str, str]] = []
+    seen_inputs: dict[tuple[str, str], str] = {}  # (keypoints, depth) -> their measured 2D error
     for metrics_path in sorted((results / "eval").glob("*/metrics.json")):
         metrics = _load_json(metrics_path) or {}
         model = (metrics.get("model") or {}).get("average", {})
@@ -117,11 +117,13 @@ def _metric_lines(results: Path) -> list[str]:
         )
         described = (inputs.get("keypoints"), inputs.get("depth"))
         if all(described) and described not in seen_inputs:
-            seen_inputs.append(described)
+            measured = metrics.get("input_keypoint_error")
+            seen_inputs[described] = (f", measured on the {metrics.get('split', 'test')} samples {measured['mean_error_px']:.1f} px "
+                                      f"({measured['mean_error_of_height']:.3f} of the person's height)" if measured else "")
     if lines:
         lines.append("eval figures: mean over actions; best.pt chosen on the validation split (whole held-out takes)")
-    for keypoints, depth in seen_inputs:
-        lines.append(f"eval inputs: 2D keypoints = {keypoints}; depth = {depth}")
+    for (keypoints, depth), measured in seen_inputs.items():
+        lines.append(f"eval inputs: 2D keypoints = {keypoints}{measured}; depth = {depth}")
     return lines
 
 

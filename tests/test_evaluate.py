@@ -72,7 +72,8 @@ def test_evaluation_writes_every_report_with_the_baseline(trained):
     (root / "results" / "eval" / "transformer" / "metrics.json").write_text(json.dumps(saved))
     lines = summarize(root / "results")
     assert lines[0].startswith("eval transformer: test MPJPE ") and "inputs: simulated perception" in lines[0]
-    assert any(line.startswith("eval inputs: 2D keypoints = simulated detector") for line in lines)
+    inputs_line = next(line for line in lines if line.startswith("eval inputs: 2D keypoints = simulated detector"))
+    assert "measured on the test samples 0.0 px (0.000 of the person's height)" in inputs_line
 
 
 def test_baseline_is_the_train_mean_root_relative_pose(trained):

@@ -173,7 +173,8 @@ def perception_inputs(perception: Any) -> dict[str, str]:
         keypoints_label, keypoints_kind = "real detector (MediaPipe BlazePose)", "real"
     elif keypoints.error_model == "realistic":
         keypoints_label = (f"simulated detector (projected ground truth + detector error model: mean error "
-                           f"{keypoints.relative_error:g} x person height, left/right swaps, self-occlusion)")
+                           f"{keypoints.relative_error:g} x person height on clear joints, more on self-occluded "
+                           f"ones, left/right swaps)")
         keypoints_kind = "simulated"
     else:
         extra = f", +{keypoints.noise_px:g} px noise" if keypoints.noise_px > 0 else ""
