@@ -86,6 +86,18 @@ def get_layout(name: str) -> JointLayout:
         raise ValueError(f"unknown joint layout {name!r}; known: {sorted(LAYOUTS)}") from None
 
 
+def comparable_joints(keypoints: np.ndarray, h36m_joints: np.ndarray, keypoints_layout: str) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints (..., 17, C) in `keypoints_layout` and Human3.6M-17 joints (..., 17, D) -> the joints
+    both have, in matching order: all 17 for h36m17, COCO's 13 shared joints for coco17 (not the
+    derived pelvis, spine and head)."""
+    if keypoints_layout == "coco17":
+        h36m, coco = (list(indices) for indices in zip(*sorted(H36M_FROM_COCO.items()), strict=True))
+        return keypoints[..., coco, :], h36m_joints[..., h36m, :]
+    if keypoints_layout != "h36m17":
+        raise ValueError(f"unknown keypoint layout {keypoints_layout!r}")
+    return keypoints, h36m_joints
+
+
 def coco_to_h36m(coco_joints: np.ndarray) -> np.ndarray:
     """COCO-17 (..., 17, C) -> Human3.6M-17 (..., 17, C).
 

@@ -68,8 +68,9 @@ def predict(model: torch.nn.Module, test_shards: Sequence[str | Path], batch_siz
         predicted.append(model(inputs)["joints_mm"].float().cpu().numpy())
         true.append(batch["joints_3d"].numpy())
         detected.append(schema.person_detected(batch[schema.KEYPOINTS_2D].numpy()))
-        reprojection.append(reprojection_shares(predicted[-1], batch, keypoints_layout))
         keypoints.append(keypoints_in_image(batch))
+        reprojection.append(reprojection_shares(predicted[-1], keypoints[-1], batch[schema.INTRINSICS].numpy(),
+                                                keypoints_layout))
         intrinsics.append(batch[schema.INTRINSICS].numpy().astype(np.float64))
         crop_scales.append(batch[schema.CROP].numpy()[:, 2].astype(np.float64))
         for name in schema.PROVENANCE:
@@ -96,12 +97,13 @@ def keypoints_in_image(batch: dict[str, Any]) -> np.ndarray:
     return keypoints
 
 
-def reprojection_shares(joints_mm: np.ndarray, batch: dict[str, Any], keypoints_layout: str) -> np.ndarray:
-    """(B,) the reprojection check inference runs on photos (`pose3d.inference.reprojection`), per sample."""
-    keypoints = keypoints_in_image(batch)
+def reprojection_shares(joints_mm: np.ndarray, keypoints_px: np.ndarray, intrinsics: np.ndarray,
+                        keypoints_layout: str) -> np.ndarray:
+    """(B,) the reprojection check inference runs on photos (`pose3d.inference.reprojection`), per sample,
+    from (B, 17, 3) keypoints in original image pixels and (B, 4) intrinsics."""
     shares = []
-    for joints, points, intrinsics in zip(joints_mm, keypoints, batch[schema.INTRINSICS].numpy(), strict=True):
-        result = reprojection_error(joints, points, keypoints_layout, intrinsics)
+    for joints, points, camera in zip(joints_mm, keypoints_px, intrinsics, strict=True):
+        result = reprojection_error(joints, points, keypoints_layout, camera)
         shares.append(np.nan if result is None else result["of_size"])
     return np.asarray(shares, np.float64)
 

@@ -31,11 +31,7 @@ def reprojection_error(
     (COCO's 13 shared joints, or all 17); None with fewer than MIN_JOINTS."""
     keypoints = np.asarray(keypoints, np.float64)
     joints_mm = np.asarray(joints_mm, np.float64)
-    if keypoints_layout == "coco17":  # the 13 joints both layouts have (not the derived pelvis, spine, head)
-        h36m, coco = (list(indices) for indices in zip(*sorted(skeleton.H36M_FROM_COCO.items()), strict=True))
-        keypoints, joints_mm = keypoints[coco], joints_mm[h36m]
-    elif keypoints_layout != "h36m17":
-        raise ValueError(f"unknown keypoint layout {keypoints_layout!r}")
+    keypoints, joints_mm = skeleton.comparable_joints(keypoints, joints_mm, keypoints_layout)
     fx, fy, cx, cy = (float(v) for v in intrinsics)
     valid = (np.isfinite(keypoints).all(-1) & (keypoints[:, 2] > 0) & np.isfinite(joints_mm).all(-1)
              & (joints_mm[:, 2] > 0))

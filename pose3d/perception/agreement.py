@@ -57,11 +57,7 @@ def keypoint_agreement(
     """
     keypoints = np.asarray(keypoints, np.float64)
     joints = np.asarray(joints_cam_mm, np.float64)
-    if keypoints_layout == "coco17":  # the joints both layouts have, in matching order
-        h36m, coco = (list(indices) for indices in zip(*sorted(skeleton.H36M_FROM_COCO.items()), strict=True))
-        keypoints, joints = keypoints[:, coco], joints[:, h36m]
-    elif keypoints_layout != "h36m17":
-        raise ValueError(f"unknown keypoint layout {keypoints_layout!r}")
+    keypoints, joints = skeleton.comparable_joints(keypoints, joints, keypoints_layout)
     intrinsics = np.broadcast_to(np.asarray(intrinsics, np.float64), (len(joints), 4))
     with np.errstate(divide="ignore", invalid="ignore"):
         projected = camera_to_pixel(joints, intrinsics[:, :2], intrinsics[:, 2:])
