@@ -10,7 +10,8 @@ compare perception settings; the shards' own `source` attribute says which input
     .venv/bin/python benchmarks/bench_ablation.py --results results --row cnn:rgb,depth,keypoints \\
         --row lifter --row cnn:keypoints [--epochs 12] [--label realistic] [--base-model none]
 
-Image models with `base_model: lifter` correct the lifter of an earlier `lifter` row (or `--base`).
+Image models with `base_model: lifter` (or `depth_lifter`) correct the model of an earlier row of that
+name (or `--base`): put `--row depth_lifter` before the image rows of the default config.
 
 Writes benchmarks/results/ablation_{label}.json and .md (rows appended to an existing file).
 """
@@ -38,14 +39,16 @@ def parse_row(text: str) -> tuple[str, list[str] | None]:
 
 def run_row(config_path: Path, results: Path, model: str, inputs: list[str] | None, epochs: int | None,
             out_dir: Path, threads: int, base_model: str | None = None,
-            base_checkpoint: Path | None = None) -> dict[str, Any]:
+            bases: dict[str, Path] | None = None) -> dict[str, Any]:
+    """Train one row as the `train` rule would and predict the test shards once; `bases`: the best.pt of
+    the lifter rows run so far (or `--base`), by model name, for an image model on one of them."""
     import torch
     import yaml
 
     from pose3d.config import config_from_dict, deep_merge
     from pose3d.evaluate.report import summarize
     from pose3d.evaluate.run import predict, shards_attr
-    from pose3d.models.registry import load_model_from_checkpoint
+    from pose3d.models.registry import LIFTER_MODELS, load_model_from_checkpoint
     from pose3d.shards import schema
     from pose3d.training.distributed import DistContext
     from pose3d.training.pipeline import build_trainer
@@ -55,11 +58,13 @@ def run_row(config_path: Path, results: Path, model: str, inputs: list[str] | No
     overrides["model"] = {model: {}}
     if inputs is not None:
         overrides["model"][model]["inputs"] = inputs
-    if base_model is not None and model != "lifter":
+    if base_model is not None and model not in LIFTER_MODELS:
         overrides["model"][model]["base_model"] = base_model
-    if epochs is not None and model != "lifter":
+    if epochs is not None and model not in LIFTER_MODELS:
         overrides["train"]["epochs"] = epochs
     config = config_from_dict(deep_merge(yaml.safe_load(config_path.read_text()), overrides))
+    base_name = getattr(getattr(config.model, model), "base_model", "none")
+    base_checkpoint = (bases or {}).get(base_name) if base_name != "none" else None
     shards = {split: sorted((results / folder).glob("*.h5")) for split, folder in
               (("train", "shuffled/train"), ("val", "split/val"), ("test", "split/test"))}
     missing = [split for split, paths in shards.items() if not paths]
@@ -76,7 +81,7 @@ def run_row(config_path: Path, results: Path, model: str, inputs: list[str] | No
     best = min(history, key=lambda record: record.get("val_mpjpe", float("inf")))
     return {
         "model": model, "inputs": list(getattr(best_model, "inputs", ())),
-        "base_model": "lifter" if getattr(best_model, "base", None) is not None else "none",
+        "base_model": base_name,
         "epochs": len(history), "steps": int(history[-1]["step"]), "best_epoch": best["epoch"],
         "val_mpjpe": best["val_mpjpe"], "train_seconds": round(seconds, 1),
         "test_mpjpe": summary["average"]["mpjpe"], "test_pa_mpjpe": summary["average"]["pa_mpjpe"],
@@ -89,7 +94,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| model [inputs] | epochs (steps) | val MPJPE | test MPJPE | test PA-MPJPE | train s |",
              "|---|---:|---:|---:|---:|---:|"]
     for row in rows:
-        base = " on the lifter" if row.get("base_model", "none") != "none" else ""
+        base = f" on the {row['base_model']}" if row.get("base_model", "none") != "none" else ""
         lines.append(f"| {row['model']} [{'+'.join(row['inputs'])}]{base} | {row['epochs']} ({row['steps']}) | "
                      f"{row['val_mpjpe']:.1f} | {row['test_mpjpe']:.1f} | {row['test_pa_mpjpe']:.1f} | "
                      f"{row['train_seconds']:.0f} |")
@@ -104,22 +109,24 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="image models' epochs (default: the config's)")
     parser.add_argument("--label", default="default", help="names the output files, e.g. the perception setting")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--base-model", choices=["none", "lifter"], default=None,
-                        help="image models from scratch or as a correction of the lifter (default: the config's)")
+    parser.add_argument("--base-model", choices=["none", "lifter", "depth_lifter"], default=None,
+                        help="image models from scratch or as a correction of that lifter (default: the config's)")
     parser.add_argument("--base", type=Path, default=None,
-                        help="the lifter's best.pt for --base-model lifter (default: a lifter row run before it)")
+                        help="the base lifter's best.pt (default: the row of that model run before them)")
     args = parser.parse_args()
     offline_environment()
     out = REPO / "benchmarks" / "results" / f"ablation_{args.label}.json"
     previous = json.loads(out.read_text()) if out.exists() else {}
     rows = previous.get("rows", [])
+    bases: dict[str, Path] = {}
     for text in args.row:
         model, inputs = parse_row(text)
         work = REPO / "benchmarks" / "results" / "ablation_runs" / args.label / text.replace(":", "_").replace(",", "-")
+        given = {name: args.base for name in ("lifter", "depth_lifter")} if args.base else {}
         row = run_row(args.config, args.results, model, inputs, args.epochs, work, args.threads,
-                      args.base_model, args.base)
-        if model == "lifter" and (inputs or ["keypoints"]) == ["keypoints"]:
-            args.base = args.base or work / "best.pt"  # the base of the image rows that follow
+                      args.base_model, {**bases, **given})
+        if inputs is None and model in ("lifter", "depth_lifter"):
+            bases.setdefault(model, work / "best.pt")  # the base of the image rows that follow
         print(json.dumps({k: v for k, v in row.items() if k != "per_action"}))
         rows.append(row)
     write_results(out, {"label": args.label, "results": str(args.results),

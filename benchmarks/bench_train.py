@@ -49,6 +49,7 @@ def main() -> None:
     import yaml
 
     from pose3d.config import config_from_dict, deep_merge
+    from pose3d.models.registry import LIFTER_MODELS
     from pose3d.testing.shards import write_shards
     from pose3d.training.distributed import DistContext
     from pose3d.training.pipeline import build_trainer
@@ -84,15 +85,17 @@ def main() -> None:
                                     image_codec=config.shards.image_codec)
         test = write_shards(scratch / "test", 1, 64, 9, seed=99, image_size=size, depth_size=depth,
                             image_codec=config.shards.image_codec)
-        # The lifter first: image models on a base lifter (the default) need its checkpoint; its
-        # weights do not change the throughput, so the untrained lifter stands in for a trained one.
-        base = scratch / "lifter.pt"
-        for model_name in sorted(config.models, key=lambda name: name != "lifter"):
-            trainer = build_trainer(config, model_name, lifter_train if model_name == "lifter" else train, test, None,
-                                    DistContext(),
-                                    base_checkpoint=base if base.exists() else None)
-            if model_name == "lifter":
-                trainer.save_checkpoint(base)
+        # The lifters first: image models on a base lifter (the default: depth_lifter) need its checkpoint;
+        # its weights do not change the throughput, so the untrained lifter stands in for a trained one.
+        bases: dict[str, Path] = {}
+        for model_name in sorted(config.models, key=lambda name: name not in LIFTER_MODELS):
+            base_name = getattr(getattr(config.model, model_name), "base_model", "none")
+            lifting_only = model_name in LIFTER_MODELS
+            trainer = build_trainer(config, model_name, lifter_train if lifting_only else train, test, None,
+                                    DistContext(), base_checkpoint=bases.get(base_name))
+            if lifting_only:
+                bases[model_name] = scratch / f"{model_name}.pt"
+                trainer.save_checkpoint(bases[model_name])
             loader_rate = loader_samples_per_s(trainer.train_loader, epoch=0)
             trainer.train_epoch(0)  # warm-up: allocator, first-call costs
             stats = trainer.train_epoch(1)

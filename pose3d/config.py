@@ -120,7 +120,7 @@ class CnnConfig:
     hidden_dim: int
     dropout: float
     inputs: list[str] = field(default_factory=lambda: list(MODEL_INPUTS))
-    base_model: str = "none"  # "lifter": learn a correction on top of the trained, frozen lifter
+    base_model: str = "none"  # "lifter" | "depth_lifter": learn a correction on top of that trained, frozen lifter
     train: dict[str, Any] = field(default_factory=dict)  # overrides of `train:` for this model
 
 
@@ -133,7 +133,7 @@ class TransformerConfig:
     mlp_ratio: float
     dropout: float
     inputs: list[str] = field(default_factory=lambda: list(MODEL_INPUTS))
-    base_model: str = "none"  # "lifter": learn a correction on top of the trained, frozen lifter
+    base_model: str = "none"  # "lifter" | "depth_lifter": learn a correction on top of that trained, frozen lifter
     train: dict[str, Any] = field(default_factory=dict)  # overrides of `train:` for this model
 
 
@@ -151,6 +151,7 @@ class ModelConfig:
     cnn: CnnConfig
     transformer: TransformerConfig
     lifter: LifterConfig
+    depth_lifter: LifterConfig  # a second lifter, by default reading the depth cues too
 
 
 @dataclass(frozen=True)
@@ -308,18 +309,19 @@ def validate_dict(raw: dict[str, Any], schema: dict[str, Any] | None = None) -> 
 
 
 def _check_base_models(data: dict[str, Any]) -> None:
-    """An image model on a base lifter needs the lifter trained, and every input the lifter reads."""
-    lifter_inputs = set(data["model"]["lifter"]["inputs"])
+    """An image model on a base lifter needs that lifter trained, and every input the lifter reads."""
     for name in ("cnn", "transformer"):
         section = data["model"][name]
-        if name not in data["models"] or section["base_model"] != "lifter":
+        base = section["base_model"]
+        if name not in data["models"] or base == "none":
             continue
         key = f"model.{name}.base_model"
-        if "lifter" not in data["models"]:
-            raise ConfigError(f"config key '{key}': 'lifter' needs the lifter trained; add lifter to 'models' "
+        if base not in data["models"]:
+            raise ConfigError(f"config key '{key}': {base!r} needs the {base} trained; add {base} to 'models' "
                               f"(models = {data['models']}) or set {key}: none")
-        if not lifter_inputs <= set(section["inputs"]):
-            raise ConfigError(f"config key '{key}': 'lifter' reads {sorted(lifter_inputs)}, which model.{name}.inputs "
+        base_inputs = set(data["model"][base]["inputs"])
+        if not base_inputs <= set(section["inputs"]):
+            raise ConfigError(f"config key '{key}': {base!r} reads {sorted(base_inputs)}, which model.{name}.inputs "
                               f"{section['inputs']} lacks; add them or set {key}: none")
 
 

@@ -207,11 +207,9 @@ def split_chunks():
 
 
 def base_model_input(model):
-    """The trained lifter's best.pt when `model.<model>.base_model` is lifter (that model corrects it), else none."""
-    section = getattr(CFG.model, model)
-    if getattr(section, "base_model", "none") == "lifter":
-        return [f"{RESULTS}/models/lifter/best.pt"]
-    return []
+    """The base's best.pt when `model.<model>.base_model` names a lifter (that model corrects it), else none."""
+    base = getattr(getattr(CFG.model, model), "base_model", "none")
+    return [] if base == "none" else [f"{RESULTS}/models/{base}/best.pt"]
 
 
 def train_wants_gpu():

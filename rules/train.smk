@@ -14,7 +14,7 @@ rule train:
     input:
         train=shard_inputs(TRAIN_SHARDS),
         val=shard_inputs(VAL_SHARDS),
-        # model.<model>.base_model: lifter -> the trained lifter this model learns a correction on.
+        # model.<model>.base_model: lifter | depth_lifter -> the trained lifter this model corrects.
         base=lambda wildcards: base_model_input(wildcards.model),
     output:
         best=f"{RESULTS}/models/{{model}}/best.pt",

@@ -27,8 +27,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def on_lifter_config(tmp_path, **model):
-    sections = {name: {"base_model": "lifter"} for name in IMAGE_MODELS}
+def on_lifter_config(tmp_path, base="lifter", **model):
+    sections = {name: {"base_model": base} for name in IMAGE_MODELS}
     for name, values in model.items():
         sections[name] = {**sections.get(name, {}), **values}
     return config_from_dict(tiny_config_dict(tmp_path / "data", model=sections, train={"epochs": 2}))
@@ -105,11 +105,29 @@ def test_without_the_lifters_checkpoint_training_refuses_to_start(tmp_path, shar
 def test_a_base_that_is_no_lifter_or_another_lifter_is_refused(tmp_path, shards, trained_lifter):
     config = on_lifter_config(tmp_path)
     build_trainer(config, "transformer", *shards, tmp_path / "t", DistContext(), base_checkpoint=trained_lifter).fit()
-    with pytest.raises(ValueError, match="holds model 'transformer', not a lifter"):
+    with pytest.raises(ValueError, match="holds model 'transformer', not the configured base 'lifter'"):
         build_trainer(config, "cnn", *shards, tmp_path / "c", DistContext(), base_checkpoint=tmp_path / "t" / "best.pt")
     wider = on_lifter_config(tmp_path, lifter={"hidden_dim": 96})
     with pytest.raises(ValueError, match="base lifter.*differ in size"):
         build_trainer(wider, "cnn", *shards, tmp_path / "c", DistContext(), base_checkpoint=trained_lifter)
+
+
+def test_an_image_model_on_the_depth_lifter_starts_at_its_depth_read_pose(tmp_path, shards, trained_lifter):
+    """The default's base: the lifter that also reads the depth cues. The image model on it predicts that
+    lifter's pose, which moves with the depth map; a keypoint-only lifter's checkpoint is refused as it."""
+    config = on_lifter_config(tmp_path, base="depth_lifter")
+    build_trainer(config, "depth_lifter", *shards, tmp_path / "depth_lifter", DistContext()).fit()
+    base_checkpoint = tmp_path / "depth_lifter" / "best.pt"
+    trainer = build_trainer(config, "transformer", *shards, tmp_path / "t", DistContext(), base_checkpoint=base_checkpoint)
+    depth_lifter, _ = load_model_from_checkpoint(base_checkpoint)
+    model = trainer.model.eval()
+    batch = make_batch(3, 4, layout=trainer.keypoints_layout)
+    farther = {**batch, "depth": batch["depth"] * torch.linspace(0.8, 1.4, batch["depth"].shape[-1])}
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch)["joints_mm"], depth_lifter(batch)["joints_mm"])
+        assert not torch.allclose(model(batch)["joints_rel_mm"], model(farther)["joints_rel_mm"])
+    with pytest.raises(ValueError, match="holds model 'lifter', not the configured base 'depth_lifter'"):
+        build_trainer(config, "cnn", *shards, tmp_path / "c", DistContext(), base_checkpoint=trained_lifter)
 
 
 def test_config_refuses_a_base_lifter_that_cannot_be_had(tmp_path):
@@ -120,6 +138,11 @@ def test_config_refuses_a_base_lifter_that_cannot_be_had(tmp_path):
             "transformer": {"base_model": "lifter", "inputs": ["rgb", "keypoints"]},
             "lifter": {"inputs": ["keypoints", "depth"]},
         }))
+    with pytest.raises(ConfigError, match="'model.cnn.base_model'.*add depth_lifter to 'models'"):
+        config_from_dict(tiny_config_dict(tmp_path, models=["cnn", "lifter"], model={"cnn": {"base_model": "depth_lifter"}}))
+    with pytest.raises(ConfigError, match="'model.transformer.base_model': 'depth_lifter' reads.*lacks"):
+        config_from_dict(tiny_config_dict(tmp_path, model={
+            "transformer": {"base_model": "depth_lifter", "inputs": ["rgb", "keypoints"]}}))
     with pytest.raises(ConfigError, match="'model.cnn.base_model'.*'vp3d' is not allowed"):
         config_from_dict(tiny_config_dict(tmp_path, model={"cnn": {"base_model": "vp3d"}}))
     # Keypoint-free image models cannot correct a lifter: the lifter reads the keypoints.

@@ -91,14 +91,16 @@ def test_default_config_dry_run(tmp_path):
                     "evaluate", "infer", *REPORT_RULES}
     # Model selection never sees the test split: the train jobs' inputs are the shuffled train and the val shards.
     train_inputs = _job_inputs(output, "train")
-    assert len(train_inputs) == len(yaml.safe_load(configfile.read_text())["models"]) == 3  # cnn, transformer, lifter
+    # cnn, transformer, lifter (the keypoint-only baseline), depth_lifter (the image models' base)
+    assert len(train_inputs) == len(yaml.safe_load(configfile.read_text())["models"]) == 4
     for inputs in train_inputs:
-        shard_inputs = [name for name in inputs if name != "results/models/lifter/best.pt"]
+        shard_inputs = [name for name in inputs if name != "results/models/depth_lifter/best.pt"]
         assert shard_inputs and all(name.startswith(("results/shuffled/train/", "results/split/val/"))
                                     for name in shard_inputs), inputs
         assert "results/split/val/shard_00000.h5" in inputs
-    # The image models (base_model: lifter) learn a correction on the trained lifter: they wait for it.
-    assert sum("results/models/lifter/best.pt" in inputs for inputs in train_inputs) == 2
+    # The image models (base_model: depth_lifter) learn a correction on that trained lifter: they wait for it.
+    assert sum("results/models/depth_lifter/best.pt" in inputs for inputs in train_inputs) == 2
+    assert not any("results/models/lifter/best.pt" in inputs for inputs in train_inputs)
     assert all(any("results/split/test/" in name for name in inputs) for inputs in _job_inputs(output, "evaluate"))
 
 
@@ -126,8 +128,9 @@ def test_whole_dag_end_to_end(tmp_path):
         train={"batch_size": 2},
         # The detector misses some subjects: never trained on, evaluated with the rest.
         perception={"keypoints": {"miss_prob": 0.2}},
-        # The transformer as the default trains it, on the lifter; the cnn from scratch (the tiny config's).
-        model={"lifter": {"train": {"batch_size": 2}}, "transformer": {"base_model": "lifter"}},
+        # The transformer as the default trains it, on the depth-reading lifter; the cnn from scratch.
+        model={"lifter": {"train": {"batch_size": 2}}, "depth_lifter": {"train": {"batch_size": 2}},
+               "transformer": {"base_model": "depth_lifter"}},
     )
     configfile = tmp_path / "tiny.yaml"
     configfile.write_text(yaml.safe_dump(config))
@@ -168,7 +171,7 @@ def test_whole_dag_end_to_end(tmp_path):
         assert (workdir / "results" / "models" / model / "checkpoints" / "last.pt").is_file()
         history = json.loads((workdir / "results" / "models" / model / "history.json").read_text())
         assert all(record["val_split"] == "val" and record["val_samples"] == frames for record in history), model
-    lifter = torch.load(workdir / "results" / "models" / "lifter" / "best.pt", weights_only=True)["model"]
+    lifter = torch.load(workdir / "results" / "models" / "depth_lifter" / "best.pt", weights_only=True)["model"]
     on_lifter = torch.load(workdir / "results" / "models" / "transformer" / "best.pt", weights_only=True)["model"]
     assert all(torch.equal(on_lifter[f"base.lifter.{key}"], value) for key, value in lifter.items())
     summary = json.loads((workdir / "results" / "infer" / config["infer"]["model"] / "summary.json").read_text())

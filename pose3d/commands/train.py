@@ -8,10 +8,10 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train", help="train a model (cnn | transformer | lifter) on train shards, selecting it on validation shards"
+        "train", help="train a model (cnn | transformer | lifter | depth_lifter) on train shards, selecting it on validation shards"
     )
     parser.add_argument("--config", default="config/config.yaml", help="workflow config file")
-    parser.add_argument("--model", required=True, help="model name: cnn | transformer | lifter")
+    parser.add_argument("--model", required=True, help="model name: cnn | transformer | lifter | depth_lifter")
     parser.add_argument("--train-shards", nargs="*", type=Path, default=None,
                         help="training shards (default results/shuffled/train/shard_*.h5)")
     parser.add_argument("--val-shards", nargs="*", type=Path, default=None,

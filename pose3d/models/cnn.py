@@ -58,7 +58,7 @@ class CnnPoseModel(nn.Module):
     def __init__(self, config: CnnConfig, image_size: int, keypoints_layout: str,
                  base: FrozenLifter | None = None) -> None:
         super().__init__()
-        self.base = base  # the frozen lifter this model corrects (model.<name>.base_model: lifter), or None
+        self.base = base  # the frozen lifter this model corrects (model.<name>.base_model), or None
         self.config = config
         self.image_size = image_size
         self.keypoints_layout = keypoints_layout

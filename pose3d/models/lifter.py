@@ -21,8 +21,8 @@ class LifterPoseModel(nn.Module):
     The input is `lifting.KeypointFrame.encoding` (per joint the centred, radius-scaled normalised
     keypoint and its score; the centroid and log radius), the output `lifting.decode`'s. A missing
     joint (score 0) enters as zeros. `config.inputs: [keypoints, depth]` appends the scale-free
-    depth cues at the keypoints (`lifting.relative_depth_cues`): an ablation of what depth adds
-    to the baseline, which stays keypoints-only by default.
+    depth cues at the keypoints (`lifting.relative_depth_cues`). The baseline (`model.lifter`)
+    stays keypoints-only; `model.depth_lifter` reads the cues and is the image models' base.
     """
 
     def __init__(self, config: LifterConfig, image_size: int, keypoints_layout: str) -> None:

@@ -19,12 +19,15 @@ from pose3d.models.common import count_parameters
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES: tuple[str, ...] = ("cnn", "transformer", "lifter")
+MODEL_NAMES: tuple[str, ...] = ("cnn", "transformer", "lifter", "depth_lifter")
+# Models of the lifter's kind (an MLP on the 2D keypoints, sized by their own `model.<name>` section):
+# the keypoint-only baseline and a second one that also reads the depth cues, the image models' base.
+LIFTER_MODELS: tuple[str, ...] = ("lifter", "depth_lifter")
 CHECKPOINT_KEYS: tuple[str, ...] = ("model", "model_name", "config", "keypoints_layout")
 
 
 def build_model(name: str, config: Config, keypoints_layout: str) -> nn.Module:
-    """The model `name` ("cnn" | "transformer" | "lifter") sized by `config.model`, for 2D keypoints in `keypoints_layout`.
+    """The model `name` (one of MODEL_NAMES) sized by `config.model`, for 2D keypoints in `keypoints_layout`.
 
     Every model maps a batch dict (image, depth, keypoints_2d, intrinsics, crop; only the fields of
     its `pose3d.models.inputs.model_inputs`) to joints_rel_mm (B, 17, 3), root_mm (B, 3) and
@@ -42,10 +45,10 @@ def build_model(name: str, config: Config, keypoints_layout: str) -> nn.Module:
         model = TransformerPoseModel(
             config.model.transformer, image_size, keypoints_layout, base_lifter(name, config, keypoints_layout)
         )
-    elif name == "lifter":
+    elif name in LIFTER_MODELS:
         from pose3d.models.lifter import LifterPoseModel
 
-        model = LifterPoseModel(config.model.lifter, image_size, keypoints_layout)
+        model = LifterPoseModel(getattr(config.model, name), image_size, keypoints_layout)
     else:
         raise ValueError(f"unknown model {name!r}; known: {list(MODEL_NAMES)}")
     log.info("built model %s (%s keypoints): %.2fM parameters", name, keypoints_layout, count_parameters(model) / 1e6)
@@ -53,17 +56,22 @@ def build_model(name: str, config: Config, keypoints_layout: str) -> nn.Module:
 
 
 def base_lifter(name: str, config: Config, keypoints_layout: str) -> nn.Module | None:
-    """A frozen lifter shaped by `config.model.lifter` when `model.<name>.base_model` is lifter, else None.
+    """The frozen lifter named by `model.<name>.base_model` (lifter | depth_lifter), shaped by its own
+    `model.<base>` section; None for base_model: none.
 
-    Its weights come from the trained lifter (`base_lifter.load_base_lifter`) or from the image
+    Its weights come from that lifter's training (`base_lifter.load_base_lifter`) or from the image
     model's own checkpoint, which holds them.
     """
-    if getattr(getattr(config.model, name), "base_model", "none") != "lifter":
+    base = getattr(getattr(config.model, name), "base_model", "none")
+    if base == "none":
         return None
+    if base not in LIFTER_MODELS:
+        raise ValueError(f"config key 'model.{name}.base_model': unknown base {base!r}; allowed values: "
+                         f"{['none', *LIFTER_MODELS]}")
     from pose3d.models.base_lifter import FrozenLifter
     from pose3d.models.lifter import LifterPoseModel
 
-    return FrozenLifter(LifterPoseModel(config.model.lifter, config.shards.image_size, keypoints_layout))
+    return FrozenLifter(LifterPoseModel(getattr(config.model, base), config.shards.image_size, keypoints_layout), base)
 
 
 def load_model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:

@@ -34,7 +34,7 @@ class TransformerPoseModel(nn.Module):
     def __init__(self, config: TransformerConfig, image_size: int, keypoints_layout: str,
                  base: FrozenLifter | None = None) -> None:
         super().__init__()
-        self.base = base  # the frozen lifter this model corrects (model.<name>.base_model: lifter), or None
+        self.base = base  # the frozen lifter this model corrects (model.<name>.base_model), or None
         if image_size % config.patch_size:
             raise ValueError(f"patch size {config.patch_size} must divide the image size {image_size}")
         self.config = config

@@ -18,10 +18,11 @@ TINY_OVERRIDES = {
     "split": {"train_subjects": [1], "test_subjects": [9], "train_shards": 2, "test_shards": 1},
     "model": {
         # From scratch, so a unit test can train an image model alone; tests/test_base_lifter.py and the
-        # end-to-end workflow test train one on the lifter (the default's base_model).
+        # end-to-end workflow test train one on a base lifter (the default's base_model: depth_lifter).
         "cnn": {"backbone": "resnet18", "hidden_dim": 64, "heatmap_size": 16, "base_model": "none"},
         "transformer": {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2, "base_model": "none"},
         "lifter": {"hidden_dim": 64, "blocks": 1, "train": {"epochs": 2, "batch_size": 8}},
+        "depth_lifter": {"hidden_dim": 64, "blocks": 1, "train": {"epochs": 2, "batch_size": 8}},
     },
     "train": {"epochs": 1, "batch_size": 8, "num_workers": 0, "shuffle_buffer": 16, "warmup_steps": 2, "log_every": 1},
     "evaluate": {"batch_size": 16, "sheet_samples": 2},

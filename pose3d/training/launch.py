@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     """The options shared by this module and `pose3d train`."""
     parser.add_argument("--config", default="config/config.yaml", help="workflow config (YAML)")
-    parser.add_argument("--model", required=True, help="model name: cnn | transformer | lifter")
+    parser.add_argument("--model", required=True, help="model name: cnn | transformer | lifter | depth_lifter")
     parser.add_argument("--train-shards", nargs="+", required=True, help="training shards (shuffled)")
     parser.add_argument("--val-shards", nargs="+", required=True,
                         help="validation shards (results/split/val: held-out takes of the train subjects)")
@@ -53,9 +53,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_base_argument(parser: argparse.ArgumentParser) -> None:
-    """--base-checkpoint: the trained lifter an image model with base_model: lifter corrects."""
+    """--base-checkpoint: the trained lifter an image model with a base_model corrects."""
     parser.add_argument("--base-checkpoint", default=None,
-                        help="the lifter's best.pt, for a model with model.<name>.base_model: lifter")
+                        help="the base lifter's best.pt, for a model with model.<name>.base_model: lifter | depth_lifter")
 
 
 def add_resume_arguments(parser: argparse.ArgumentParser) -> None:

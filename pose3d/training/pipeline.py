@@ -123,7 +123,7 @@ def build_trainer(
 
     The datasets read only the fields the model's inputs need; `config.train` is first overridden
     by the model's own training settings (`model_training_config`). `base_checkpoint`: the trained
-    lifter's best.pt, needed by a model with `model.<name>.base_model: lifter`.
+    base lifter's best.pt, needed by a model with `model.<name>.base_model: lifter | depth_lifter`.
     """
     from pose3d.models.inputs import model_inputs, sample_fields
     from pose3d.models.registry import build_model
@@ -171,8 +171,9 @@ def build_trainer(
         from pose3d.models.base_lifter import load_base_lifter
 
         if base_checkpoint is None:
-            raise ValueError(f"config key 'model.{model_name}.base_model': lifter needs the trained lifter's best.pt "
-                             "(--base-checkpoint; the workflow trains the lifter first)")
+            base = model.base.model_name
+            raise ValueError(f"config key 'model.{model_name}.base_model': {base} needs the trained {base}'s best.pt "
+                             f"(--base-checkpoint; the workflow trains the {base} first)")
         load_base_lifter(model, base_checkpoint)
     seed_everything(cfg.seed + context.rank)  # dropout and loader seeds differ per rank
     steps = steps_per_epoch(train_set.batches_per_epoch, cfg.grad_accum_steps)
