@@ -212,9 +212,11 @@ def base_model_input(model):
     return [] if base == "none" else [f"{RESULTS}/models/{base}/best.pt"]
 
 
-def train_wants_gpu():
-    """GPUs to request: train.gpus unless the config pins training to the CPU."""
-    return CFG.train.gpus if CFG.train.device != "cpu" else 0
+def train_wants_gpu(model):
+    """GPUs to request for `model`: its train.gpus (model.<model>.train overrides first) unless the
+    config pins training to the CPU."""
+    train = model_training_config(CFG, model).train
+    return train.gpus if train.device != "cpu" else 0
 
 
 def infer_wants_gpu():

@@ -6,7 +6,8 @@
 # continue from them. A rerun resumes whenever checkpoints/last.pt was made with the same weight
 # settings, shards and number of processes, and starts fresh otherwise (the log says which and why).
 # With train.gpus > 1 the script re-launches itself under torchrun (DDP, one process per GPU);
-# the `gpu` resource asks the executor (e.g. SLURM) for that many GPUs on one node. Multi-node
+# the `gpu` resource asks the executor (e.g. SLURM) for that many GPUs on one node
+# (model.<model>.train.gpus overrides it per model: a lifter needs one). Multi-node
 # training is started by hand with srun + torchrun (see pose3d/training/launch.py).
 
 
@@ -41,9 +42,9 @@ rule train:
     # more memory each time (x3, x4, ...) would leave the job waiting for a node that does not exist,
     # and it resumes, so a longer runtime buys nothing. Memory doubles once (an out-of-memory kill).
     resources:
-        mem_mb=lambda wildcards, attempt: (16000 if train_wants_gpu() else 4000) * min(attempt, 2),
+        mem_mb=lambda wildcards, attempt: (16000 if train_wants_gpu(wildcards.model) else 4000) * min(attempt, 2),
         runtime=240,
-        gpu=train_wants_gpu(),
+        gpu=lambda wildcards: train_wants_gpu(wildcards.model),
     conda:
         CONDA_ENV
     script:

@@ -132,3 +132,16 @@ def test_two_ranks_past_the_slurm_deadline_stop_together_with_a_checkpoint(tmp_p
     assert text.count("stopped at step 1, 10 min before the SLURM job's time limit") == 2, text[-3000:]
     stopped = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
     assert stopped["step"] == 1 and len(stopped["rng_per_rank"]) == 2
+
+
+def test_a_models_own_gpus_setting_decides_the_processes(tmp_path):
+    """`model.lifter.train.gpus: 1` under `train.gpus: 2`: the lifter trains in this one process, no torchrun."""
+    train = write_shards(tmp_path / "train", 1, 12, subject=1)
+    test = write_shards(tmp_path / "test", 1, 6, subject=9, seed=41)
+    config = config_from_dict(tiny_config_dict(
+        tmp_path / "unused", train={"device": "cpu", "gpus": 2, "preview_samples": 0},
+        model={"lifter": {"train": {"gpus": 1, "epochs": 1}}},
+    ))
+    run_training(config, "lifter", train, test, tmp_path / "out")
+    assert not (tmp_path / "out" / "train_config.yaml").exists()  # written only for torchrun workers
+    assert torch.load(tmp_path / "out" / "checkpoints" / "last.pt", weights_only=True)["identity"]["world_size"] == 1

@@ -146,6 +146,7 @@ def test_site_profile_sends_gpu_rules_to_gpus(tmp_path):
         dataset=SLURM_DATASET,
         perception={"keypoints": {"backend": "yolo", "weights": str(weights)}, "device": "auto"},
         train={"gpus": 2, "device": "auto"},
+        model={"lifter": {"train": {"gpus": 1}}},  # a keypoint MLP: one GPU whatever train.gpus says
     )
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -157,17 +158,21 @@ def test_site_profile_sends_gpu_rules_to_gpus(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
-    resources = {}  # rule -> its last "resources:" line
+    resources = {}  # rule (train: train/<model>) -> its last "resources:" line
     rule = None
     for line in result.stdout.splitlines():
         if line.startswith(("rule ", "localrule ")):
             rule = line.split()[1].rstrip(":")
+        elif line.strip().startswith("wildcards:") and rule in ("train", "evaluate") and "model=" in line:
+            rule = rule.split("/")[0] + "/" + line.split("model=")[1].split(",")[0].strip()
         elif line.strip().startswith("resources:") and rule:
             resources[rule] = line
     assert "slurm_partition=gpu" in resources["preprocess"] and "gpu=1" in resources["preprocess"]
-    assert "slurm_partition=gpu" in resources["train"] and "gpu=2" in resources["train"]  # train.gpus
+    for model in ("cnn", "transformer", "depth_lifter"):
+        assert "slurm_partition=gpu" in resources[f"train/{model}"] and "gpu=2," in resources[f"train/{model}"], model
+    assert "gpu=1," in resources["train/lifter"]  # model.lifter.train.gpus
     assert "slurm_partition=cpu" in resources["chunk"] and "gpu=" not in resources["chunk"]
-    assert "cpus_per_task=16" in resources["train"]
+    assert "cpus_per_task=16" in resources["train/cnn"]
 
 
 @pytest.mark.slurm

@@ -99,7 +99,10 @@ def run_training(
     SIGTERM / SIGUSR1 reaching this process are passed to torchrun as SIGTERM, which hands them to
     every worker: they checkpoint together, and this raises TrainingInterrupted.
     """
-    nproc = config.train.gpus if gpus is None else gpus
+    from pose3d.config import model_training_config
+
+    # The model's own `model.<name>.train.gpus` first: a keypoint lifter needs no 4-GPU job.
+    nproc = model_training_config(config, model_name).train.gpus if gpus is None else gpus
     if nproc > 1 and not under_torchrun():
         from pose3d.shards.reader import localize_shards
 
