@@ -101,8 +101,10 @@ def _shard_lines(results: Path) -> list[str]:
 def _metric_lines(results: Path) -> list[str]:
     lines: list[str] = []
     seen_inputs: dict[tuple[str, str], str] = {}  # (keypoints, depth) -> their measured 2D error
+    evaluated: dict[str, dict] = {}  # model -> its metrics.json
     for metrics_path in sorted((results / "eval").glob("*/metrics.json")):
         metrics = _load_json(metrics_path) or {}
+        evaluated[metrics_path.parent.name] = metrics
         model = (metrics.get("model") or {}).get("average", {})
         baseline = (metrics.get("baseline") or {}).get("average", {})
         if "mpjpe" not in model:
@@ -120,11 +122,37 @@ def _metric_lines(results: Path) -> list[str]:
             measured = metrics.get("input_keypoint_error")
             seen_inputs[described] = (f", measured on the {metrics.get('split', 'test')} samples {measured['mean_error_px']:.1f} px "
                                       f"({measured['mean_error_of_height']:.3f} of the person's height)" if measured else "")
+    lines += _against_the_lifter(evaluated)
     if lines:
         lines.append("eval figures: mean over actions; best.pt chosen on the validation split (whole held-out takes)")
     for (keypoints, depth), measured in seen_inputs.items():
         lines.append(f"eval inputs: 2D keypoints = {keypoints}{measured}; depth = {depth}")
     return lines
+
+
+def _against_the_lifter(evaluated: dict[str, dict]) -> list[str]:
+    """Each model's MPJPE as a multiple of the keypoint lifter's: whether RGB and depth help at all.
+
+    Only models evaluated on the lifter's own samples (split, sample count, kind of inputs) are
+    compared; a leftover evaluation from another config is left out rather than misread.
+    """
+    lifter = evaluated.get("lifter") or {}
+    reference = ((lifter.get("model") or {}).get("average") or {}).get("mpjpe")
+    if not reference:
+        return []
+    same = ("split", "num_samples")
+    ratios = []
+    for name, metrics in evaluated.items():
+        mpjpe = ((metrics.get("model") or {}).get("average") or {}).get("mpjpe")
+        comparable = all(metrics.get(key) == lifter.get(key) for key in same) and (
+            (metrics.get("inputs") or {}).get("kind") == (lifter.get("inputs") or {}).get("kind"))
+        if name != "lifter" and mpjpe is not None and comparable:
+            ratios.append((mpjpe / reference, name))
+    if not ratios:
+        return []
+    listed = ", ".join(f"{name} {ratio:.2f}x" for ratio, name in sorted(ratios))
+    return [f"eval against the lifter (2D keypoints only, the field's baseline: {reference:.1f} mm): {listed} "
+            f"({lifter.get('split', 'test')} MPJPE on the same samples; below 1 = better than the 2D keypoints alone)"]
 
 
 def _protocol_note(metrics: dict) -> str:

@@ -74,6 +74,18 @@ def test_evaluation_writes_every_report_with_the_baseline(trained):
     assert lines[0].startswith("eval transformer: test MPJPE ") and "inputs: simulated perception" in lines[0]
     inputs_line = next(line for line in lines if line.startswith("eval inputs: 2D keypoints = simulated detector"))
     assert "measured on the test samples 0.0 px (0.000 of the person's height)" in inputs_line
+    assert not any(line.startswith("eval against the lifter") for line in lines)  # no lifter evaluated
+
+    # Beside the keypoint lifter, each model's MPJPE as a multiple of its; an evaluation of other
+    # samples (a leftover of another config) is not compared.
+    for name, scale, samples in (("lifter", 1.25, 12), ("stale", 0.5, 99)):
+        other = {**saved, "model_name": name, "num_samples": samples,
+                 "model": {**saved["model"], "average": {**saved["model"]["average"],
+                                                         "mpjpe": saved["model"]["average"]["mpjpe"] * scale}}}
+        (root / "results" / "eval" / name).mkdir()
+        (root / "results" / "eval" / name / "metrics.json").write_text(json.dumps(other))
+    (against,) = [line for line in summarize(root / "results") if line.startswith("eval against the lifter")]
+    assert "transformer 0.80x" in against and "stale" not in against and "test MPJPE on the same samples" in against
 
 
 def test_baseline_is_the_train_mean_root_relative_pose(trained):
