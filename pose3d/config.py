@@ -62,6 +62,7 @@ class KeypointsConfig:
     occluded_drop_prob: float
     person_boxes: str
     miss_prob: float
+    second_look: bool = True  # a missed subject is looked for again on the annotated box (whole-frame detectors)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ from pose3d.perception import (
     select_person,
 )
 from pose3d.perception.agreement import describe_offset, keypoint_agreement
+from pose3d.perception.base import has_box
+from pose3d.perception.second_look import look_again_at_missed
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +175,9 @@ def preprocess_sequence(
     boxes_xywh = np.asarray(record.bboxes_xywh, np.float64)
     image_files = [_relative_to_images(Path(p), root) for p in record.image_paths]
     skipped: dict[str, list[str]] = {name: [] for code, name in STATUS_NAMES.items() if code != STATUS_OK}
+    # A whole-frame detector gets a second look at the annotated box of a frame whose subject it missed.
+    second_look = kp_settings.second_look and getattr(keypoint_backend, "looks_at_whole_frames", False)
+    looked_again = found_again = 0
 
     step = max(kp_settings.batch_size, depth_settings.batch_size)
     batches = [range(start, min(n, start + step)) for start in range(0, n, step)]
@@ -200,8 +205,9 @@ def preprocess_sequence(
                     ))
                     indices.append(i)
             if frames:
-                _perceive(frames, indices, keypoint_backend, depth_backend, out, config.shards.image_size, size,
-                          config.shards.crop_padding)
+                looked, found = _perceive(frames, indices, keypoint_backend, depth_backend, out,
+                                          config.shards.image_size, size, config.shards.crop_padding, second_look)
+                looked_again, found_again = looked_again + looked, found_again + found
             progress.update(len(batch))
 
     for i, code in enumerate(out["status"]):
@@ -236,6 +242,9 @@ def preprocess_sequence(
         "frames_kept": kept,
         # no_person frames cropped at the annotated box, without keypoints: evaluated, never trained on.
         "frames_missed_kept_for_evaluation": missed,
+        # Frames whose subject the whole-frame detector missed, looked at again on the annotated box
+        # (`perception.keypoints.second_look`), and the subjects found there (kept as ordinary frames).
+        "second_look": {"frames": looked_again, "found": found_again} if second_look else None,
         "skipped": {name: {"count": len(paths), "paths": paths} for name, paths in skipped.items()},
         # The 2D keypoints against the annotation's projected 3D joints (`pose3d.perception.agreement`).
         "keypoints_vs_annotation": agreement,
@@ -246,8 +255,10 @@ def preprocess_sequence(
         "frames_per_second": round(n / seconds, 2) if seconds > 0 else None,
     }
     files.write_json(report_json, report)
-    log.info("%s: kept %d of %d frames (%s)%s", sequence_name, kept, n,
+    log.info("%s: kept %d of %d frames (%s)%s%s", sequence_name, kept, n,
              ", ".join(f"{k} {len(v)}" for k, v in skipped.items() if v) or "no skips",
+             f"; {found_again} of {looked_again} subjects missed in the whole frame found on the annotated box"
+             if looked_again else "",
              f"; {missed} frames whose subject was missed kept for evaluation, without keypoints" if missed else "")
     return report
 
@@ -268,10 +279,17 @@ def load_record(config: Config, sequence: SequenceId, frame_step: int, index_pat
 
 
 def _perceive(
-    frames, indices, keypoint_backend, depth_backend, out, image_size: int, depth_size: int, padding: float
-) -> None:
-    """Run both backends on a batch of readable, annotated frames and fill their output rows."""
+    frames, indices, keypoint_backend, depth_backend, out, image_size: int, depth_size: int, padding: float,
+    second_look: bool = False,
+) -> tuple[int, int]:
+    """Run both backends on a batch of readable, annotated frames and fill their output rows.
+
+    Returns (frames looked at again, subjects found on that second look); (0, 0) without it.
+    """
     detections = keypoint_backend(frames)
+    looked = found_again = 0
+    if second_look:
+        detections, looked, found_again = look_again_at_missed(keypoint_backend, frames, detections)
     depths = depth_backend(frames)
     for frame, i, found, depth in zip(frames, indices, detections, depths, strict=True):
         if depth is None:
@@ -280,7 +298,7 @@ def _perceive(
         person = select_person(found, frame.bbox_xyxy)
         if person is None:
             out["status"][i] = STATUS_NO_PERSON
-            if not _has_box(frame.bbox_xyxy):
+            if not has_box(frame.bbox_xyxy):
                 continue
             # The annotated subject was missed. Its frame stays usable for evaluation, as the protocol
             # counts every frame: cropped at the annotated box, with no 2D keypoints (every score 0).
@@ -297,10 +315,7 @@ def _perceive(
         out["crop"][i] = (crop[0], crop[1], crop[2] * image_size)
         out["depth"][i] = depth_crop.astype(np.float16)
         out["focal_estimate"][i] = depth.focal_px
-
-
-def _has_box(box_xyxy: np.ndarray | None) -> bool:
-    return box_xyxy is not None and bool(np.all(np.isfinite(box_xyxy))) and box_xyxy[2] > box_xyxy[0] and box_xyxy[3] > box_xyxy[1]
+    return looked, found_again
 
 
 def _empty_outputs(n: int, depth_size: int) -> dict[str, np.ndarray]:

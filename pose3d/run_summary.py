@@ -34,17 +34,23 @@ def _preprocess_lines(results: Path) -> list[str]:
     reports = sorted((results / "preprocessed").glob("*.report.json"))
     if not reports:
         return []
-    seen = kept = missed = 0
+    seen = kept = missed = looked_again = found_again = 0
     skipped: dict[str, int] = {}
     for report in reports:
         content = _load_json(report) or {}
         seen += int(content.get("frames_seen", 0))
         kept += int(content.get("frames_kept", 0))
         missed += int(content.get("frames_missed_kept_for_evaluation", 0))
+        second_look = content.get("second_look") or {}
+        looked_again += int(second_look.get("frames", 0))
+        found_again += int(second_look.get("found", 0))
         for reason, detail in (content.get("skipped") or {}).items():
             skipped[reason] = skipped.get(reason, 0) + int(detail.get("count", 0))
     reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(skipped.items()) if count) or "none"
     line = f"preprocess: {len(reports)} sequences, {kept}/{seen} frames kept (skipped: {reasons})"
+    if looked_again:
+        line += (f"; {found_again} of {looked_again} subjects missed in the whole frame found on a second look at "
+                 "the annotated box")
     if missed:
         line += f"; {missed} of the no_person frames kept for evaluation without 2D keypoints (never trained on)"
     return [line, *_agreement_lines([_load_json(report) or {} for report in reports])]

@@ -89,6 +89,7 @@ def test_groundtruth_and_dataset_depth(tiny_synthetic, tmp_path):
     saved = json.loads((tmp_path / "out.report.json").read_text())
     assert saved == report
     assert report["frames_seen"] == frames_seen and report["frames_kept"] == frames_seen
+    assert report["second_look"] is None  # the annotation projected: no detector to look again
     assert all(entry["count"] == 0 for entry in report["skipped"].values())
     assert not list(tmp_path.glob(".*tmp*"))  # temporary files renamed away
 
@@ -146,6 +147,24 @@ def test_tiny_yolo_and_tiny_depthpro(tiny_synthetic, tmp_path):
     assert set(arrays["status"].tolist()) <= {0, 1}  # random weights may find nobody, nothing else fails
     assert np.all(np.isfinite(arrays["keypoints_2d"][ok])) and np.all(np.isfinite(arrays["depth"][ok]))
     assert np.all(np.isnan(arrays["keypoints_2d"][~ok]))
+    # YOLO looks at whole frames: each frame whose subject it missed got a second look at the annotated box.
+    looked_again = report["second_look"]
+    assert report["frames_kept"] == report["frames_seen"] - looked_again["frames"] + looked_again["found"], report
+    # A detector that finds nobody (no score reaches a confidence of 1): every frame is looked at again,
+    # nobody is found there either, and each frame stays a counted no_person frame.
+    for second_look, expected in ((True, {"frames": 4, "found": 0}), (False, None)):
+        blind = _config(root, perception={"device": "cpu", "keypoints": {
+            "backend": "yolo", "weights": str(weights), "confidence": 1.0, "second_look": second_look}})
+        report = preprocess_sequence(blind, SEQUENCE, tmp_path / "blind.h5", tmp_path / "blind.report.json")
+        assert report["second_look"] == expected and report["frames_kept"] == 0, report
+        assert report["skipped"]["no_person"]["count"] == 4
+        if second_look:  # the run summary says how many subjects the second look found
+            from pose3d.run_summary import summarize
+
+            (tmp_path / "results" / "preprocessed").mkdir(parents=True)
+            (tmp_path / "blind.report.json").rename(tmp_path / "results" / "preprocessed" / "blind.report.json")
+            line = next(line for line in summarize(tmp_path / "results") if line.startswith("preprocess:"))
+            assert "0 of 4 subjects missed in the whole frame found on a second look at the annotated box" in line
 
 
 def test_missing_depth_maps_are_counted(tiny_synthetic, tmp_path):

@@ -84,6 +84,7 @@ class YoloKeypoints:
 
     layout = "coco17"
     name = "yolo"
+    looks_at_whole_frames = True  # a subject it misses can be looked for again on the annotated box
 
     def __init__(
         self, weights: str | Path, batch_size: int = 16, confidence: float = 0.25, device: str = "auto",
@@ -158,6 +159,7 @@ class GroundTruthKeypoints:
     """
 
     layout = "h36m17"
+    looks_at_whole_frames = False  # it reads the annotation, nothing to look at again
     name = "groundtruth"
 
     def __init__(

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from pose3d import skeleton
-from pose3d.perception.base import Frame, PerceptionError
+from pose3d.perception.base import Frame, PerceptionError, has_box, padded_box
 from pose3d.perception.keypoints import Detections
 
 log = logging.getLogger(__name__)
@@ -66,15 +66,6 @@ def world_to_h36m_mm(world_xyz_m: np.ndarray) -> np.ndarray:
     return (h36m - h36m[skeleton.ROOT_JOINT]).astype(np.float32)
 
 
-def padded_box(box_xyxy: np.ndarray, width: int, height: int, padding: float = BOX_PADDING) -> tuple[int, int, int, int]:
-    """Integer (x0, y0, x1, y1) of the box grown by `padding` of its size on each side, inside the image."""
-    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
-    grow_x, grow_y = padding * (x1 - x0), padding * (y1 - y0)
-    left, top = max(0, int(np.floor(x0 - grow_x))), max(0, int(np.floor(y0 - grow_y)))
-    right, bottom = min(width, int(np.ceil(x1 + grow_x))), min(height, int(np.ceil(y1 + grow_y)))
-    return left, top, right, bottom
-
-
 class MediaPipeKeypoints:
     """BlazePose on BGR frames: every person as COCO-17 (x, y, visibility) in original image pixels.
 
@@ -96,6 +87,9 @@ class MediaPipeKeypoints:
             ) from error
         self.confidence = float(confidence)
         self.person_detector = person_detector
+        # With a person detector it looks at whole frames (a missed subject can be looked for again on
+        # the annotated box); without one it already looks at each frame's annotated box.
+        self.looks_at_whole_frames = person_detector is not None
         # static_image_mode: every call is a fresh detection (frames and crops are unrelated images);
         # tracking people across video frames is the caller's job.
         self._pose = mp_pose.Pose(
@@ -115,16 +109,15 @@ class MediaPipeKeypoints:
             boxes_per_frame = [found.boxes_xyxy for found in self.person_detector(frames)]
         else:
             for index, frame in enumerate(frames):
-                box = frame.bbox_xyxy
-                if box is not None and np.all(np.isfinite(box)) and box[2] > box[0] and box[3] > box[1]:
-                    boxes_per_frame[index] = np.asarray(box, np.float64)[None]
+                if has_box(frame.bbox_xyxy):
+                    boxes_per_frame[index] = np.asarray(frame.bbox_xyxy, np.float64)[None]
         return [self._one(frame.image, boxes) for frame, boxes in zip(frames, boxes_per_frame, strict=True)]
 
     def _one(self, image_bgr: np.ndarray, boxes_xyxy: np.ndarray | None) -> MediaPipeDetections:
         height, width = image_bgr.shape[:2]
         image_rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         regions = [(0, 0, width, height)] if boxes_xyxy is None else [
-            padded_box(box, width, height) for box in np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
+            padded_box(box, width, height, BOX_PADDING) for box in np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
         ]
         boxes, scores, keypoints, world = [], [], [], []
         for given_box, (left, top, right, bottom) in zip(
