@@ -182,8 +182,13 @@ def preprocess_mem_mb(wildcards, attempt):
 
 
 def perception_params():
-    """The perception settings a preprocess job's output depends on (not how jobs are cut)."""
-    return {key: value for key, value in CFG.to_dict()["perception"].items() if key != "frames_per_job"}
+    """The perception settings a preprocess job's output depends on (not how jobs are cut, nor a
+    second look that the configured backend never takes: finished outputs are not redone for it)."""
+    params = {key: value for key, value in CFG.to_dict()["perception"].items() if key != "frames_per_job"}
+    keypoints = CFG.perception.keypoints
+    if not (keypoints.backend == "yolo" or (keypoints.backend == "mediapipe" and keypoints.person_boxes == "yolo")):
+        params["keypoints"] = {key: value for key, value in params["keypoints"].items() if key != "second_look"}
+    return params
 
 
 def packed_runtime(frames):
