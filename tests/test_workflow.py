@@ -191,6 +191,12 @@ def test_whole_dag_end_to_end(tmp_path):
         assert category in report, category
 
     assert "Nothing to be done" in _snakemake(workdir, configfile, targets)
+    # A second look the groundtruth backend never takes is no reason to redo finished preprocess outputs.
+    unlooked = yaml.safe_load(configfile.read_text())
+    unlooked["perception"]["keypoints"]["second_look"] = not unlooked["perception"]["keypoints"].get("second_look", True)
+    unlooked_file = tmp_path / "unlooked.yaml"
+    unlooked_file.write_text(yaml.safe_dump(unlooked))
+    assert "preprocess" not in _jobs_of(_snakemake(workdir, unlooked_file, targets, "-n"))
 
     edited = yaml.safe_load(configfile.read_text())
     edited["split"]["train_subjects"], edited["split"]["test_subjects"] = [9], [1]
