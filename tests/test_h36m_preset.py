@@ -16,17 +16,18 @@ from pose3d.datasets.release_scale import write_release
 from pose3d.testing.config import REPO_ROOT
 
 
-def _train_resources(dry_run_output: str) -> dict[str, str]:
-    """model -> the `resources:` line of its train job."""
-    found, rule, model = {}, None, None
+def _train_jobs(dry_run_output: str) -> dict[str, dict[str, str]]:
+    """model -> the `input:` and `resources:` lines of its train job."""
+    found: dict[str, dict[str, str]] = {}
+    rule, fields = None, {}
     for line in dry_run_output.splitlines():
         stripped = line.strip()
         if line.startswith(("rule ", "localrule ")):
-            rule, model = line.split()[1].rstrip(":"), None
+            rule, fields = line.split()[1].rstrip(":"), {}
+        elif rule == "train" and stripped.split(":")[0] in ("input", "resources"):
+            fields[stripped.split(":")[0]] = stripped
         elif rule == "train" and stripped.startswith("wildcards:"):
-            model = stripped.split("model=")[1].split(",")[0].strip()
-        elif rule == "train" and model and stripped.startswith("resources:"):
-            found[model] = stripped
+            found[stripped.split("model=")[1].split(",")[0].strip()] = fields  # resources: follows, into the same dict
     return found
 
 
@@ -48,10 +49,14 @@ def test_the_human36m_preset_trains_every_model_beside_the_baseline(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
 
-    resources = _train_resources(result.stdout)
+    jobs = _train_jobs(result.stdout)
+    resources = {model: job["resources"] for model, job in jobs.items()}
     # The image models, and the keypoint lifter: the field's baseline, read on the same YOLO detections.
     assert sorted(resources) == ["cnn", "lifter", "transformer"]
     gpus = config["train"]["gpus"]
     assert f"gpu={gpus}," in resources["cnn"] and f"gpu={gpus}," in resources["transformer"], resources
     assert "gpu=1," in resources["lifter"], resources  # model.lifter.train.gpus: one GPU, not the image models' 4
     assert all("slurm_partition=gpu" in line for line in resources.values()), resources
+    # The image models correct the trained lifter (base_model: lifter): their train jobs wait for it.
+    for model in ("cnn", "transformer"):
+        assert "results/models/lifter/best.pt" in jobs[model]["input"], model
