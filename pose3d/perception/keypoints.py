@@ -159,8 +159,8 @@ class GroundTruthKeypoints:
     """
 
     layout = "h36m17"
-    looks_at_whole_frames = False  # it reads the annotation, nothing to look at again
     name = "groundtruth"
+    looks_at_whole_frames = False  # it reads the annotation, nothing to look at again
 
     def __init__(
         self, noise_px: float = 0.0, dropout: float = 0.0, seed: int = 0, errors: DetectorErrors | None = None
