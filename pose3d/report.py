@@ -15,14 +15,16 @@ from typing import Any
 import numpy as np
 
 from pose3d import io, viz
+from pose3d.evaluate.against_lifter import ratios_to_lifter
 from pose3d.evaluate.report import METRIC_TITLES, selection_title
 
 
 def model_rows(metrics_files: Sequence[str | Path]) -> list[dict[str, Any]]:
     """One row per evaluated model from its metrics.json: the test figures, the baseline, the inputs."""
     rows = []
-    for path in metrics_files:
-        metrics = json.loads(Path(path).read_text())
+    evaluated = {Path(path).parent.name: json.loads(Path(path).read_text()) for path in metrics_files}
+    _, to_lifter = ratios_to_lifter(evaluated)
+    for name, metrics in evaluated.items():
         model, baseline = metrics["model"]["average"], metrics["baseline"]["average"]
         rows.append({
             "model": metrics["model_name"],
@@ -32,6 +34,7 @@ def model_rows(metrics_files: Sequence[str | Path]) -> list[dict[str, Any]]:
             "pa_mpjpe": model["pa_mpjpe"],
             "baseline_mpjpe": baseline["mpjpe"],
             "ratio_to_baseline": metrics["mpjpe_ratio_to_baseline"],
+            "ratio_to_lifter": to_lifter.get(name, float("nan")),  # nan: no lifter on these samples
             "val_mpjpe": (metrics.get("model_selection") or {}).get("mpjpe") or float("nan"),
             "epoch": metrics.get("checkpoint_epoch", 0),
             "selected_on": "val " + selection_title(metrics),
@@ -50,11 +53,12 @@ def write_models_table(metrics_files: Sequence[str | Path], out_html: str | Path
         if line not in inputs:
             inputs.append(line)
     header = ("model", "split", "samples", "MPJPE (mm)", "PA-MPJPE (mm)", "mean-pose MPJPE (mm)", "ratio",
-              "val MPJPE at best.pt (mm)", "epoch", "best.pt: lowest", "inputs")
+              "x lifter", "val MPJPE at best.pt (mm)", "epoch", "best.pt: lowest", "inputs")
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (
             row["model"], row["split"], row["samples"], f"{row['mpjpe']:.1f}", f"{row['pa_mpjpe']:.1f}",
-            f"{row['baseline_mpjpe']:.1f}", f"{row['ratio_to_baseline']:.2f}", f"{row['val_mpjpe']:.1f}",
+            f"{row['baseline_mpjpe']:.1f}", f"{row['ratio_to_baseline']:.2f}", _times(row["ratio_to_lifter"]),
+            f"{row['val_mpjpe']:.1f}",
             row["epoch"], row["selected_on"], row["inputs"],
         )) + "</tr>\n"
         for row in rows
@@ -66,13 +70,19 @@ def write_models_table(metrics_files: Sequence[str | Path], out_html: str | Path
         "<h2>Test figures of every model</h2>\n"
         "<p>Errors in mm on the test subjects, mean over actions (each action weighs the same). Each model's "
         "best.pt was selected on the validation split (whole held-out takes of the training subjects); the "
-        "mean-pose baseline is the training set's mean root-relative pose.</p>\n"
+        "mean-pose baseline is the training set's mean root-relative pose; \"x lifter\" is the MPJPE as a "
+        "multiple of the keypoint lifter's on the same samples (below 1: RGB or depth added to the 2D keypoints)."
+        "</p>\n"
         + "".join(f"<p>Inputs: {html.escape(line)}</p>\n" for line in inputs)
         + "<table>\n<tr>" + "".join(f"<th>{html.escape(name)}</th>" for name in header) + "</tr>\n"
         + body + "</table>\n</body></html>\n"
     )
     io.write_text(out_html, page)
     return rows
+
+
+def _times(ratio: float) -> str:
+    return "" if np.isnan(ratio) else f"{ratio:.2f}x"
 
 
 def best_epoch_index(history: Sequence[dict[str, Any]]) -> int | None:

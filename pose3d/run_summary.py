@@ -137,28 +137,17 @@ def _metric_lines(results: Path) -> list[str]:
 
 
 def _against_the_lifter(evaluated: dict[str, dict]) -> list[str]:
-    """Each model's MPJPE as a multiple of the keypoint lifter's: whether RGB and depth help at all.
+    """The line with each model's MPJPE as a multiple of the keypoint lifter's (`evaluate.against_lifter`)."""
+    from pose3d.evaluate.against_lifter import BASELINE_MODEL, ratios_to_lifter
 
-    Only models evaluated on the lifter's own samples (split, sample count, kind of inputs) are
-    compared; a leftover evaluation from another config is left out rather than misread.
-    """
-    lifter = evaluated.get("lifter") or {}
-    reference = ((lifter.get("model") or {}).get("average") or {}).get("mpjpe")
-    if not reference:
+    reference, ratios = ratios_to_lifter(evaluated)
+    others = sorted((ratio, name) for name, ratio in ratios.items() if name != BASELINE_MODEL)
+    if not others:
         return []
-    same = ("split", "num_samples")
-    ratios = []
-    for name, metrics in evaluated.items():
-        mpjpe = ((metrics.get("model") or {}).get("average") or {}).get("mpjpe")
-        comparable = all(metrics.get(key) == lifter.get(key) for key in same) and (
-            (metrics.get("inputs") or {}).get("kind") == (lifter.get("inputs") or {}).get("kind"))
-        if name != "lifter" and mpjpe is not None and comparable:
-            ratios.append((mpjpe / reference, name))
-    if not ratios:
-        return []
-    listed = ", ".join(f"{name} {ratio:.2f}x" for ratio, name in sorted(ratios))
+    listed = ", ".join(f"{name} {ratio:.2f}x" for ratio, name in others)
+    split = evaluated[BASELINE_MODEL].get("split", "test")
     return [f"eval against the lifter (2D keypoints only, the field's baseline: {reference:.1f} mm): {listed} "
-            f"({lifter.get('split', 'test')} MPJPE on the same samples; below 1 = better than the 2D keypoints alone)"]
+            f"({split} MPJPE on the same samples; below 1 = better than the 2D keypoints alone)"]
 
 
 def _protocol_note(metrics: dict) -> str:

@@ -35,6 +35,10 @@ def test_models_table_lists_every_model_with_split_and_inputs(tmp_path):
     assert "simulated detector" in page and "validation split" in page
     assert [row["selected_on"] for row in rows] == ["val MPJPE", "val N-MPJPE"]
     assert "<td>72.8</td><td>7</td><td>val MPJPE</td>" in page  # val MPJPE at best.pt, its epoch, the rule
+    # Beside the mean pose, the keypoint lifter evaluated on the same samples: the field's baseline.
+    assert "<td>0.34</td><td>0.84x</td>" in page and "<td>0.41</td><td>1.00x</td>" in page
+    alone = write_models_table(paths[:1], tmp_path / "report" / "alone.html")  # no lifter: the cell stays empty
+    assert "<td>0.34</td><td></td>" in (tmp_path / "report" / "alone.html").read_text() and len(alone) == 1
 
 
 def test_best_epoch_is_the_last_one_the_trainer_marked():
