@@ -115,18 +115,20 @@ def main() -> None:
                         help="the base lifter's best.pt (default: the row of that model run before them)")
     args = parser.parse_args()
     offline_environment()
+    from pose3d.models.registry import LIFTER_MODELS
+
     out = REPO / "benchmarks" / "results" / f"ablation_{args.label}.json"
     previous = json.loads(out.read_text()) if out.exists() else {}
     rows = previous.get("rows", [])
-    bases: dict[str, Path] = {}
+    # The base of an image row, by lifter name: --base for every one, else the row of that lifter run before it.
+    bases: dict[str, Path] = dict.fromkeys(LIFTER_MODELS, args.base) if args.base else {}
     for text in args.row:
         model, inputs = parse_row(text)
         work = REPO / "benchmarks" / "results" / "ablation_runs" / args.label / text.replace(":", "_").replace(",", "-")
-        given = {name: args.base for name in ("lifter", "depth_lifter")} if args.base else {}
         row = run_row(args.config, args.results, model, inputs, args.epochs, work, args.threads,
-                      args.base_model, {**bases, **given})
-        if inputs is None and model in ("lifter", "depth_lifter"):
-            bases.setdefault(model, work / "best.pt")  # the base of the image rows that follow
+                      args.base_model, bases)
+        if inputs is None and model in LIFTER_MODELS:
+            bases.setdefault(model, work / "best.pt")
         print(json.dumps({k: v for k, v in row.items() if k != "per_action"}))
         rows.append(row)
     write_results(out, {"label": args.label, "results": str(args.results),

@@ -66,7 +66,7 @@ from pose3d.perception import (
 )
 from pose3d.perception.agreement import describe_offset, keypoint_agreement
 from pose3d.perception.base import has_box
-from pose3d.perception.second_look import look_again_at_missed
+from pose3d.perception.second_look import look_again_at_missed, takes_second_look
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def preprocess_sequence(
     image_files = [_relative_to_images(Path(p), root) for p in record.image_paths]
     skipped: dict[str, list[str]] = {name: [] for code, name in STATUS_NAMES.items() if code != STATUS_OK}
     # A whole-frame detector gets a second look at the annotated box of a frame whose subject it missed.
-    second_look = kp_settings.second_look and getattr(keypoint_backend, "looks_at_whole_frames", False)
+    second_look = takes_second_look(kp_settings)
     looked_again = found_again = 0
 
     step = max(kp_settings.batch_size, depth_settings.batch_size)

@@ -19,10 +19,15 @@ from pose3d.evaluate.against_lifter import ratios_to_lifter
 from pose3d.evaluate.report import METRIC_TITLES, selection_title
 
 
-def model_rows(metrics_files: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """One row per evaluated model from its metrics.json: the test figures, the baseline, the inputs."""
+def _read_metrics(metrics_files: Sequence[str | Path]) -> dict[str, dict[str, Any]]:
+    """Each metrics.json by its model's folder name (results/eval/<model>/metrics.json)."""
+    return {Path(path).parent.name: json.loads(Path(path).read_text()) for path in metrics_files}
+
+
+def model_rows(evaluated: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per evaluated model (its folder name -> its metrics.json): the test figures, the baseline,
+    the inputs."""
     rows = []
-    evaluated = {Path(path).parent.name: json.loads(Path(path).read_text()) for path in metrics_files}
     _, to_lifter = ratios_to_lifter(evaluated)
     for name, metrics in evaluated.items():
         model, baseline = metrics["model"]["average"], metrics["baseline"]["average"]
@@ -45,10 +50,11 @@ def model_rows(metrics_files: Sequence[str | Path]) -> list[dict[str, Any]]:
 
 def write_models_table(metrics_files: Sequence[str | Path], out_html: str | Path) -> list[dict[str, Any]]:
     """A small self-contained HTML page: every model's test MPJPE / PA-MPJPE beside the baseline; returns the rows."""
-    rows = model_rows(metrics_files)
+    evaluated = _read_metrics(metrics_files)
+    rows = model_rows(evaluated)
     inputs = []
-    for path in metrics_files:
-        described = json.loads(Path(path).read_text()).get("inputs") or {}
+    for metrics in evaluated.values():
+        described = metrics.get("inputs") or {}
         line = f"2D keypoints: {described.get('keypoints', 'unknown')}. Depth: {described.get('depth', 'unknown')}."
         if line not in inputs:
             inputs.append(line)

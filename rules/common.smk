@@ -184,9 +184,10 @@ def preprocess_mem_mb(wildcards, attempt):
 def perception_params():
     """The perception settings a preprocess job's output depends on (not how jobs are cut, nor a
     second look that the configured backend never takes: finished outputs are not redone for it)."""
+    from pose3d.perception.second_look import takes_second_look
+
     params = {key: value for key, value in CFG.to_dict()["perception"].items() if key != "frames_per_job"}
-    keypoints = CFG.perception.keypoints
-    if not (keypoints.backend == "yolo" or (keypoints.backend == "mediapipe" and keypoints.person_boxes == "yolo")):
+    if not takes_second_look(CFG.perception.keypoints):
         params["keypoints"] = {key: value for key, value in params["keypoints"].items() if key != "second_look"}
     return params
 

@@ -14,21 +14,7 @@ import yaml
 
 from pose3d.datasets.release_scale import write_release
 from pose3d.testing.config import REPO_ROOT
-
-
-def _train_jobs(dry_run_output: str) -> dict[str, dict[str, str]]:
-    """model -> the `input:` and `resources:` lines of its train job."""
-    found: dict[str, dict[str, str]] = {}
-    rule, fields = None, {}
-    for line in dry_run_output.splitlines():
-        stripped = line.strip()
-        if line.startswith(("rule ", "localrule ")):
-            rule, fields = line.split()[1].rstrip(":"), {}
-        elif rule == "train" and stripped.split(":")[0] in ("input", "resources"):
-            fields[stripped.split(":")[0]] = stripped
-        elif rule == "train" and stripped.startswith("wildcards:"):
-            found[stripped.split("model=")[1].split(",")[0].strip()] = fields  # resources: follows, into the same dict
-    return found
+from pose3d.testing.dry_run import dry_run_jobs, wildcard
 
 
 def test_the_human36m_preset_trains_every_model_beside_the_baseline(tmp_path):
@@ -49,7 +35,7 @@ def test_the_human36m_preset_trains_every_model_beside_the_baseline(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
 
-    jobs = _train_jobs(result.stdout)
+    jobs = {wildcard(job, "model"): job for job in dry_run_jobs(result.stdout) if job["rule"] == "train"}
     resources = {model: job["resources"] for model, job in jobs.items()}
     # The image models, and the keypoint lifter: the field's baseline, read on the same YOLO detections.
     assert sorted(resources) == ["cnn", "lifter", "transformer"]

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from pose3d.testing.config import REPO_ROOT, tiny_config_dict
+from pose3d.testing.dry_run import dry_run_jobs, wildcard
 from pose3d.testing.slurm_cluster import SLURM_DATASET, SUBMITTED, SlurmCluster, unavailable_reason
 
 PROFILE = REPO_ROOT / "profiles" / "slurm-ci"
@@ -158,15 +159,10 @@ def test_site_profile_sends_gpu_rules_to_gpus(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
-    resources = {}  # rule (train: train/<model>) -> its last "resources:" line
-    rule = None
-    for line in result.stdout.splitlines():
-        if line.startswith(("rule ", "localrule ")):
-            rule = line.split()[1].rstrip(":")
-        elif line.strip().startswith("wildcards:") and rule in ("train", "evaluate") and "model=" in line:
-            rule = rule.split("/")[0] + "/" + line.split("model=")[1].split(",")[0].strip()
-        elif line.strip().startswith("resources:") and rule:
-            resources[rule] = line
+    resources = {}  # rule (train: train/<model>) -> the resources of its last job
+    for job in dry_run_jobs(result.stdout):
+        model = wildcard(job, "model") if job["rule"] in ("train", "evaluate") else None
+        resources[job["rule"] + (f"/{model}" if model else "")] = job.get("resources", "")
     assert "slurm_partition=gpu" in resources["preprocess"] and "gpu=1" in resources["preprocess"]
     for model in ("cnn", "transformer", "depth_lifter"):
         assert "slurm_partition=gpu" in resources[f"train/{model}"] and "gpu=2," in resources[f"train/{model}"], model

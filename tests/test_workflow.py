@@ -21,6 +21,7 @@ import yaml
 
 from pose3d.shards import schema
 from pose3d.testing.config import REPO_ROOT, tiny_config_dict
+from pose3d.testing.dry_run import dry_run_jobs
 
 pytestmark = pytest.mark.slow
 
@@ -74,13 +75,8 @@ REPORT_RULES = {"training_curves", "models_table", "contact_sheet"}
 
 def _job_inputs(dry_run_output: str, rule: str) -> list[list[str]]:
     """The `input:` file list of every job of `rule` in a dry run's job descriptions."""
-    inputs, current = [], None
-    for line in dry_run_output.splitlines():
-        if line.startswith("rule ") or line.startswith("localrule "):
-            current = line.split()[1].rstrip(":")
-        elif current == rule and line.strip().startswith("input:"):
-            inputs.append([name.strip() for name in line.split(":", 1)[1].split(",")])
-    return inputs
+    return [[name.strip() for name in job["input"].split(",")]
+            for job in dry_run_jobs(dry_run_output) if job["rule"] == rule and "input" in job]
 
 
 def test_default_config_dry_run(tmp_path):

@@ -84,7 +84,6 @@ class YoloKeypoints:
 
     layout = "coco17"
     name = "yolo"
-    looks_at_whole_frames = True  # a subject it misses can be looked for again on the annotated box
 
     def __init__(
         self, weights: str | Path, batch_size: int = 16, confidence: float = 0.25, device: str = "auto",
@@ -160,7 +159,6 @@ class GroundTruthKeypoints:
 
     layout = "h36m17"
     name = "groundtruth"
-    looks_at_whole_frames = False  # it reads the annotation, nothing to look at again
 
     def __init__(
         self, noise_px: float = 0.0, dropout: float = 0.0, seed: int = 0, errors: DetectorErrors | None = None

@@ -87,9 +87,6 @@ class MediaPipeKeypoints:
             ) from error
         self.confidence = float(confidence)
         self.person_detector = person_detector
-        # With a person detector it looks at whole frames (a missed subject can be looked for again on
-        # the annotated box); without one it already looks at each frame's annotated box.
-        self.looks_at_whole_frames = person_detector is not None
         # static_image_mode: every call is a fresh detection (frames and crops are unrelated images);
         # tracking people across video frames is the caller's job.
         self._pose = mp_pose.Pose(

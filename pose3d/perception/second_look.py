@@ -18,12 +18,21 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from pose3d.config import KeypointsConfig
 from pose3d.perception.base import Frame, has_box, padded_box
 from pose3d.perception.keypoints import Detections, select_person
 
 log = logging.getLogger(__name__)
 
 CONTEXT = 0.25  # of the box's width and height added on each side: the detector sees the whole body and some room
+
+
+def takes_second_look(settings: KeypointsConfig) -> bool:
+    """Whether these `perception.keypoints` settings make preprocess look again at missed subjects:
+    `second_look` on, with a detector that looks at whole frames (`yolo`, or `mediapipe` on YOLO's
+    boxes; `mediapipe` on the annotated box already looks there, `groundtruth` detects nothing)."""
+    whole_frames = settings.backend == "yolo" or (settings.backend == "mediapipe" and settings.person_boxes == "yolo")
+    return settings.second_look and whole_frames
 
 
 def shifted(detections: Detections, dx: float, dy: float) -> Detections:

@@ -32,7 +32,7 @@ from typing import IO
 
 import yaml
 
-from pose3d.config import Config, load_config
+from pose3d.config import Config, load_config, model_training_config
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,6 @@ def run_training(
     SIGTERM / SIGUSR1 reaching this process are passed to torchrun as SIGTERM, which hands them to
     every worker: they checkpoint together, and this raises TrainingInterrupted.
     """
-    from pose3d.config import model_training_config
-
     # The model's own `model.<name>.train.gpus` first: a keypoint lifter needs no 4-GPU job.
     nproc = model_training_config(config, model_name).train.gpus if gpus is None else gpus
     if nproc > 1 and not under_torchrun():
